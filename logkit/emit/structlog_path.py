@@ -1,0 +1,113 @@
+"""``logkit.get_logger()``: a structlog logger whose events go through the same handlers and the
+same renderer as stdlib logging, so both produce identical lines.
+
+The bound logger hands its event dict to the stdlib logger of the same name as a record carrying
+the fields (``record.logkit_fields``); logkit's formatter renders them directly. Levels, handlers,
+filters and propagation are the stdlib's, configured once by ``logging_config()``. This costs one
+LogRecord per event, which is what makes every handler (files, queues, pytest's caplog, Sentry)
+work with structlog events without a second configuration.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+from structlog.contextvars import merge_contextvars
+
+_LEVELS = {"debug": 10, "info": 20, "warning": 30, "warn": 30, "error": 40, "exception": 40,
+           "critical": 50, "fatal": 50, "msg": 20}
+
+
+class _StdlibSink:
+    """The wrapped logger: turns (level, event dict) into a stdlib record."""
+
+    __slots__ = ("_logger",)
+
+    def __init__(self, name: str | None):
+        self._logger = logging.getLogger(name)
+
+    def enabled(self, levelno: int) -> bool:
+        return self._logger.isEnabledFor(levelno)
+
+    def emit(self, levelno: int, event_dict: dict[str, Any]) -> None:
+        lg = self._logger
+        msg = event_dict.pop("event", "")
+        exc_info = event_dict.pop("exc_info", None)
+        if exc_info is True:
+            exc_info = sys.exc_info()
+        elif isinstance(exc_info, BaseException):
+            exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+        elif exc_info is not None and not isinstance(exc_info, tuple):
+            exc_info = None
+        stack_info = event_dict.pop("stack_info", None)
+        rec = lg.makeRecord(lg.name, levelno, "", 0, msg, None, exc_info or None)
+        if stack_info:
+            rec.stack_info = "".join(__import__("traceback").format_stack()[:-3])
+        rec.logkit_fields = event_dict
+        rec.levelname = logging.getLevelName(levelno)
+        try:
+            lg.handle(rec)
+        except Exception:
+            pass  # handlers report their own errors; nothing reaches the application
+
+
+class BoundLogger(structlog.BoundLoggerBase):
+    """structlog's bind/unbind/new API; one method per level. ``exception()`` adds the traceback."""
+
+    def _log(self, levelno: int, event: Any, args: tuple, kw: dict) -> None:
+        if not self._logger.enabled(levelno):
+            return None
+        try:
+            if args:
+                try:
+                    event = event % args
+                except Exception:
+                    event = f"{event!r} % {args!r}"
+            event_dict = {**self._context, **kw, "event": event}
+            method = logging.getLevelName(levelno).lower()
+            for proc in self._processors:
+                event_dict = proc(self._logger, method, event_dict)
+            self._logger.emit(levelno, event_dict)
+        except Exception:
+            pass  # a failing processor must not reach the application
+        return None
+
+    def debug(self, event: Any = None, *args: Any, **kw: Any) -> None:
+        return self._log(10, event, args, kw)
+
+    def info(self, event: Any = None, *args: Any, **kw: Any) -> None:
+        return self._log(20, event, args, kw)
+
+    msg = info
+
+    def warning(self, event: Any = None, *args: Any, **kw: Any) -> None:
+        return self._log(30, event, args, kw)
+
+    warn = warning
+
+    def error(self, event: Any = None, *args: Any, **kw: Any) -> None:
+        return self._log(40, event, args, kw)
+
+    def exception(self, event: Any = None, *args: Any, **kw: Any) -> None:
+        kw.setdefault("exc_info", True)
+        return self._log(40, event, args, kw)
+
+    def critical(self, event: Any = None, *args: Any, **kw: Any) -> None:
+        return self._log(50, event, args, kw)
+
+    fatal = critical
+
+    def log(self, level: int, event: Any = None, *args: Any, **kw: Any) -> None:
+        return self._log(level, event, args, kw)
+
+
+def get_logger(name: str | None = None, *processors: Any, **initial: Any) -> BoundLogger:
+    """A structlog logger named ``name`` that renders logkit events through the stdlib handlers.
+
+    ``processors`` are structlog processors run first (they see and return the event dict);
+    ``initial`` fields are bound on every event. ``structlog.contextvars.bind_contextvars`` works
+    as well as ``logkit.bind``.
+    """
+    return BoundLogger(_StdlibSink(name), [merge_contextvars, *processors], initial)

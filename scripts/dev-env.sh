@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Creates (once) and updates the development venv in the cache: logkit in editable mode with
+# every extra the tests and benchmarks use. Prints nothing on stdout.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+LOGKIT_CACHE=${LOGKIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/logkit-dev}
+VENV=$LOGKIT_CACHE/venv
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install -q -e "$ROOT[test,bench]" >&2
