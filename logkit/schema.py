@@ -57,6 +57,16 @@ class Field:
     example: object = None
     unit: str | None = None
 
+    @property
+    def free_text(self) -> bool:
+        """Whether values may carry a secret (so the emitter scans them); ids and enums cannot."""
+        return self.type in ("match_only_text", "wildcard", "text", "flattened", "object") or \
+            self.name in _FREE_TEXT_KEYWORDS
+
+
+_FREE_TEXT_KEYWORDS = frozenset({"event.reason", "scrapy.proxy", "user_agent.original", "tags",
+                                 "scrapy.challenge.signal", "error.type"})
+
 
 def _f(name, type_, description, *, ecs=True, core=False, allowed=None, example=None, unit=None):
     return Field(name, type_, description, ecs=ecs, core=core, allowed=allowed, example=example, unit=unit)

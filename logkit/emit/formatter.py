@@ -5,15 +5,19 @@
 from __future__ import annotations
 
 import logging
+from itertools import islice
 from typing import Any
 
 from pythonjsonlogger.core import RESERVED_ATTRS  # the LogRecord attributes that are not user extras
 
-from .render import Renderer, level_name
+from .render import Renderer, flatten, level_name
 
 # python-json-logger keeps the authoritative list of LogRecord attributes; add the ones
 # formatters and newer Pythons set, and the record attribute the structlog path uses.
 _RESERVED = frozenset(RESERVED_ATTRS) | {"message", "asctime", "taskName", "logkit_fields", "color_message"}
+
+
+_N_INIT_ATTRS = len(logging.LogRecord("", 0, "", 0, "", None, None).__dict__)
 
 
 class JSONFormatter(logging.Formatter):
@@ -41,32 +45,47 @@ class JSONFormatter(logging.Formatter):
             from .console import ConsoleRenderer
             self._console = ConsoleRenderer()
 
-    def event(self, record: logging.LogRecord) -> dict[str, Any]:
-        """The flat event for a record (what :meth:`format` serialises)."""
+    def build(self, record: logging.LogRecord) -> dict[str, Any]:
+        """The nested event for a record (what :meth:`format` serialises)."""
         fields = getattr(record, "logkit_fields", None)
         if fields is None:
-            d = record.__dict__
-            fields = {k: v for k, v in d.items() if k not in _RESERVED}
+            # Extras are set after LogRecord.__init__'s own attributes: skip those by position.
+            fields = {k: v for k, v in islice(record.__dict__.items(), _N_INIT_ATTRS, None)
+                      if k not in _RESERVED}
         try:
             message = record.getMessage()
         except Exception as e:  # bad %-args must not lose the event
             message = f"{record.msg!r} % {record.args!r} [logkit: message formatting failed: {e}]"
-        exc = None
-        if record.exc_info:
-            exc = record.exc_info[1]
-        origin = (record.pathname, record.lineno, record.funcName) if self.renderer.include_origin else None
-        ev = self.renderer.event(message, level_name(record.levelno), record.name, record.created,
-                                 fields, exc, origin)
-        if record.stack_info:
-            ev.setdefault("error.stack_trace", self.renderer.sanitizer.text(record.stack_info))
-        return ev
+        exc = record.exc_info[1] if record.exc_info else None
+        r = self.renderer
+        origin = (record.pathname, record.lineno, record.funcName) if r.include_origin else None
+        out = r.build(message, level_name(record.levelno), record.name, record.created, fields, exc, origin)
+        if record.stack_info and not (type(out.get("error")) is dict and "stack_trace" in out["error"]):
+            r._put(out, "error.stack_trace", record.stack_info)
+        return out
+
+    def format_fields(self, levelno: int, message: Any, logger: str, created: float,
+                      fields: dict[str, Any], exc: BaseException | None) -> str:
+        """A line straight from fields, with no LogRecord (the structlog path's shortcut)."""
+        try:
+            out = self.renderer.build(message, level_name(levelno), logger, created, fields, exc)
+            if self._console is not None:
+                return self._console(flatten(out))
+            return self.renderer.dumps(out).decode()
+        except Exception as e:
+            return self.renderer.dumps({"@timestamp": None, "log.level": "error",
+                                        "message": f"[logkit formatter failed: {type(e).__name__}: {e}]"}).decode()
+
+    def event(self, record: logging.LogRecord) -> dict[str, Any]:
+        """The flat event (dotted names) for a record."""
+        return flatten(self.build(record))
 
     def format(self, record: logging.LogRecord) -> str:
         try:
-            ev = self.event(record)
+            out = self.build(record)
             if self._console is not None:
-                return self._console(ev)
-            return self.renderer.dumps(ev).decode()
+                return self._console(flatten(out))
+            return self.renderer.dumps(out).decode()
         except Exception as e:  # never into the application
             return self.renderer.dumps({"@timestamp": None, "log.level": "error",
-                                        "message": f"[logkit formatter failed: {type(e).__name__}]"}).decode()
+                                        "message": f"[logkit formatter failed: {type(e).__name__}: {e}]"}).decode()

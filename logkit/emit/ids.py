@@ -8,34 +8,33 @@ prefork Celery workers do not share sequences.
 from __future__ import annotations
 
 import random
-import threading
 import time
 
-_lock = threading.Lock()
 _last_ms = 0
 _seq = 0
+_prefix = ""
 _getrandbits = random.getrandbits
 
 
 def uuid7(unix_ms: int | None = None) -> str:
-    global _last_ms, _seq
+    # No lock: under the GIL two threads can at worst read the same counter in the same ms, and
+    # the 62 random bits still keep their ids apart; a lock would cost every log call.
+    global _last_ms, _seq, _prefix
     ms = time.time_ns() // 1_000_000 if unix_ms is None else unix_ms
-    with _lock:
-        if ms > _last_ms:
-            _last_ms = ms
-            _seq = _getrandbits(8)  # room for 3,800+ ids in one ms before spilling into the next
-        else:
-            # Same ms (or the clock stepped back): keep ordering by advancing the counter, and
-            # carry into the ms field when it overflows rather than repeat an id.
-            _seq += 1
-            if _seq > 0xFFF:
-                _last_ms += 1
-                _seq = 0
-            ms = _last_ms
-        seq = _seq
-    n = (ms << 80) | (0x7 << 76) | (seq << 64) | (0b10 << 62) | _getrandbits(62)
-    h = "%032x" % n
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    if ms > _last_ms:
+        _last_ms = ms
+        _seq = _getrandbits(8)  # room for 3,800+ ids in one ms before spilling into the next
+        _prefix = "%08x-%04x" % (ms >> 16, ms & 0xFFFF)
+    else:
+        # Same ms (or the clock stepped back): keep ordering by advancing the counter, and
+        # carry into the ms field when it overflows rather than repeat an id.
+        _seq += 1
+        if _seq > 0xFFF:
+            _last_ms += 1
+            _seq = 0
+            _prefix = "%08x-%04x" % (_last_ms >> 16, _last_ms & 0xFFFF)
+    r = _getrandbits(62)
+    return "%s-7%03x-%04x-%012x" % (_prefix, _seq, 0x8000 | (r >> 48), r & 0xFFFFFFFFFFFF)
 
 
 def uuid7_time_ms(event_id: str) -> int:

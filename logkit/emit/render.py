@@ -20,7 +20,8 @@ import orjson
 from .. import schema
 from .context import _context
 from .ids import uuid7
-from .sanitize import Sanitizer
+from . import sanitize as _san
+from .sanitize import MASK, Sanitizer, mask_text, truncate
 
 _LEVELS = {
     "debug": "debug", "info": "info", "warning": "warning", "warn": "warning", "error": "error",
@@ -53,13 +54,12 @@ _ts_cache: tuple[int, str] = (-1, "")
 def format_timestamp(t: float) -> str:
     """``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC) for a Unix time; the seconds part is cached."""
     global _ts_cache
-    sec = int(t)
-    ms = int((t - sec) * 1000)
+    sec, frac = divmod(int(t * 1000), 1000)
     cached_sec, prefix = _ts_cache
     if sec != cached_sec:
         prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
         _ts_cache = (sec, prefix)
-    return f"{prefix}.{ms:03d}Z"
+    return "%s.%03dZ" % (prefix, frac)
 
 
 def _otel_ids() -> tuple[str, str] | None:
@@ -93,7 +93,12 @@ def exception_fields(exc: BaseException) -> dict[str, str]:
 
 
 class Renderer:
-    """Turns events into JSON lines for one service. Options are fixed at construction."""
+    """Turns events into JSON lines for one service. Options are fixed at construction.
+
+    The line is built as the nested object directly (no flat intermediate) from per-key plans
+    cached on first sight, and the fields that never change are shared, pre-nested objects:
+    this is the hot path of every log call in every service.
+    """
 
     def __init__(self, service: str | None = None, service_type: str = "script", *,
                  environment: str | None = None, dataset: str | None = None,
@@ -106,126 +111,215 @@ class Renderer:
             or os.path.basename(sys.argv[0] or "python") or "python"
         environment = environment or os.environ.get("LOGKIT_ENVIRONMENT") or "development"
         self.dataset = dataset or f"logkit.{service_type}"
-        self.static: dict[str, Any] = {
-            "ecs.version": schema.ECS_VERSION,
-            "logkit.schema_version": schema.SCHEMA_VERSION,
-            "service.name": service,
-            "service.type": service_type,
-            "service.environment": environment,
-            "host.hostname": socket.gethostname(),
-        }
+        svc = {"name": service, "type": service_type, "environment": environment}
         if version:
-            self.static["service.version"] = version
-        keys = tuple(secret_keys) if secret_keys is not None else None
-        kw = {} if keys is None else {"secret_keys": keys}
-        self.sanitizer = Sanitizer(mask=mask, max_length=max_length, max_stack_trace=max_stack_trace, **kw)
-        if extra_secret_keys:
-            self.sanitizer = Sanitizer(mask=mask, max_length=max_length, max_stack_trace=max_stack_trace,
-                                       secret_keys=tuple(self.sanitizer.secret_keys) + tuple(extra_secret_keys))
+            svc["version"] = version
+        # Shared between events: copied before any event writes into them.
+        self._static = {"logkit": {"schema_version": schema.SCHEMA_VERSION}, "service": svc,
+                        "host": {"hostname": socket.gethostname()}}
+        keys = tuple(secret_keys) if secret_keys is not None else _san.DEFAULT_SECRET_KEYS
+        self.sanitizer = Sanitizer(mask=mask, max_length=max_length, max_stack_trace=max_stack_trace,
+                                   secret_keys=keys + tuple(extra_secret_keys))
+        self.mask = mask
+        self.max_length = max_length
         self.include_origin = include_origin
-        self._keymap: dict[str, str | None] = {}
+        self._plans: dict[Any, tuple] = {}
 
-    # --- building the flat event ---------------------------------------------------------
-    def key(self, k: str) -> str | None:
-        """Where an application key goes: itself, its alias's field, or ``extra.<k>``.
+    # --- where each key goes ---------------------------------------------------------------
+    def _plan(self, k: Any) -> tuple:
+        """(kind, path) for an application key; cached, since keys repeat.
 
-        None means "a namespace given as a dict: flatten it". Cached: keys repeat.
+        kind: _PLAIN (sanitise by type), _TEXT (also mask secrets in string values),
+        _SECRET (the key names a secret), _SPREAD (a namespace given as a dict).
         """
-        hit = self._keymap.get(k, _MISS)
-        if hit is _MISS:
-            if k in schema.FIELDS:
-                hit = k
-            elif k in schema.ALIASES:
-                hit = schema.ALIASES[k]
-            elif k.split(".", 1)[0] in schema.TOP_LEVEL:
-                hit = None if "." not in k else k
+        plan = self._plans.get(k)
+        if plan is not None:
+            return plan
+        name = k if type(k) is str else "extra." + _safe_message(k)
+        name = schema.ALIASES.get(name, name)
+        f = schema.FIELDS.get(name)
+        if f is None:
+            top = name.split(".", 1)[0]
+            if top not in schema.TOP_LEVEL:
+                name = "extra." + name
+            elif "." not in name:
+                # A bare namespace: a dict spreads into it; a scalar would clash with the
+                # object the schema keeps there, so it goes to extra.
+                plan = (_SPREAD, name, None, None)
+        if plan is None:
+            if self.mask and self.sanitizer.is_secret_key(name):
+                kind = _SECRET
+            elif f is not None and not f.free_text:
+                kind = _PLAIN
             else:
-                hit = "extra." + k
-            if len(self._keymap) < 10_000:
-                self._keymap[k] = hit
-        return hit
+                kind = _TEXT
+            path = tuple(name.split("."))
+            # The last two items make the common case (a scalar for a two-part name that is
+            # not one of the shared static objects) a single dict operation in build().
+            fast = kind is _PLAIN and path[0] not in self._static
+            plan = (kind, path, path[:-1] if fast else None, path[-1])
+        if len(self._plans) < 10_000:  # keys can be attacker-made; keep the cache bounded
+            self._plans[k] = plan
+        return plan
 
-    def _put(self, ev: dict, k: str, v: Any, depth: int = 0) -> None:
-        target = self.key(k) if type(k) is str else "extra." + str(k)
-        if target is None:
+    def _put(self, out: dict, k: Any, v: Any, depth: int = 0) -> None:
+        kind, path, _, _ = self._plan(k)
+        if kind is _SPREAD:
             if isinstance(v, Mapping) and depth < 4:
                 for sub, x in v.items():
-                    self._put(ev, f"{k}.{sub}", x, depth + 1)
+                    self._put(out, f"{k}.{sub}", x, depth + 1)
                 return
-            # A bare namespace name with a scalar ("url": "...") would clash with the nested
-            # object that name holds in the schema; keep it under extra.
-            target = "extra." + k
-        ev[target] = v
+            kind, path = _TEXT, ("extra", path)
+        if kind is _SECRET:
+            v = MASK
+        else:
+            t = type(v)
+            if t is str:
+                if kind is _TEXT and self.mask:
+                    v = mask_text(v)
+                if len(v) > self.max_length:
+                    v = truncate(v, self.sanitizer.max_stack_trace if path == _STACK else self.max_length)
+            elif t is not int and t is not float and t is not bool and v is not None:
+                v = self.sanitizer.value(v)
+            elif t is int and not -(2**63) <= v < 2**64:
+                v = str(v)
+        node = out
+        for part in path[:-1]:
+            nxt = node.get(part)
+            if nxt is None:
+                nxt = node[part] = {}
+            elif type(nxt) is not dict:
+                node[part + "_value"] = nxt  # a scalar where an object goes: keep both, visibly
+                nxt = node[part] = {}
+            elif nxt is self._static.get(part) and node is out:
+                nxt = node[part] = dict(nxt)
+            node = nxt
+        leaf = path[-1]
+        if type(v) is dict and type(node.get(leaf)) is dict:
+            node[leaf] = {**node[leaf], **v}
+        else:
+            node[leaf] = v
 
-    def event(self, message: Any, level: str, logger: str | None, created: float,
+    # --- the event -------------------------------------------------------------------------
+    def build(self, message: Any, level: str, logger: str | None, created: float,
               fields: Mapping[str, Any] | None = None, exc: BaseException | None = None,
               origin: tuple[str, int, str] | None = None) -> dict[str, Any]:
-        """The flat event, sanitised and ready for :meth:`dumps`."""
-        san = self.sanitizer
+        """The nested event, sanitised, in ecs-logging order."""
+        global _ts_cache
         msg = message if type(message) is str else _safe_message(message)
-        ev: dict[str, Any] = {
-            "@timestamp": format_timestamp(created),
+        if self.mask:
+            msg = mask_text(msg)
+        if len(msg) > self.max_length:
+            msg = truncate(msg, self.max_length)
+        ms = int(created * 1000)
+        sec, frac = divmod(ms, 1000)
+        cached_sec, prefix = _ts_cache  # format_timestamp(), inlined: this is the hot path
+        if sec != cached_sec:
+            prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+            _ts_cache = (sec, prefix)
+        out: dict[str, Any] = {
+            "@timestamp": "%s.%03dZ" % (prefix, frac),
             "log.level": level,
-            "message": san.text(msg),
-            **self.static,
-            "event.id": uuid7(int(created * 1000)),
-            "process.pid": _pid,
-            "log.logger": logger or "root",
+            "message": msg,
+            "ecs.version": _ECS_VERSION,
+            **self._static,
+            "event": {"id": uuid7(ms)},
+            "process": {"pid": _pid},
+            "log": {"logger": logger or "root"},
         }
         ctx = _context.get()
         if ctx:
             for k, v in ctx.items():
-                self._put(ev, k, v)
+                self._put(out, k, v)
         if fields:
+            plans = self._plans
+            maxlen = self.max_length
             for k, v in fields.items():
-                self._put(ev, k, v)
+                plan = plans.get(k)
+                t = type(v)
+                if plan is not None and plan[2] is not None and (
+                        t is str and len(v) <= maxlen or t is int and -_I64 <= v < _I64 or t in _SCALARS):
+                    parents = plan[2]
+                    if len(parents) == 1:  # most fields: "url.domain", "event.action"
+                        node = out.get(parents[0])
+                        if node is None:
+                            out[parents[0]] = {plan[3]: v}
+                            continue
+                        if type(node) is dict:
+                            node[plan[3]] = v
+                            continue
+                    else:
+                        node = out
+                        for part in parents:
+                            nxt = node.get(part)
+                            if nxt is None:
+                                nxt = node[part] = {}
+                            elif type(nxt) is not dict:
+                                break
+                            node = nxt
+                        else:
+                            node[plan[3]] = v
+                            continue
+                self._put(out, k, v)
         if exc is not None:
+            err = out.get("error")
             for k, v in exception_fields(exc).items():
-                ev.setdefault(k, v)
-        otel = _otel_ids()
-        if otel is not None:  # an active span's ids win: logs then join traces
-            ev["trace.id"], ev["span.id"] = otel
+                if not (type(err) is dict and k[6:] in err):
+                    self._put(out, k, v)
+        if "opentelemetry.trace" in sys.modules:
+            otel = _otel_ids()
+            if otel is not None:  # an active span's ids win: logs then join traces
+                self._put(out, "trace.id", otel[0])
+                self._put(out, "span.id", otel[1])
         if origin is not None and self.include_origin:
-            ev["log.origin.file.name"], ev["log.origin.file.line"], ev["log.origin.function"] = origin
-        action = ev.get("event.action")
+            self._put(out, "log.origin", {"file": {"name": origin[0], "line": origin[1]}, "function": origin[2]})
+        ev_obj = out["event"]
+        if type(ev_obj) is not dict:  # an application put a scalar there
+            ev_obj = out["event"] = {"id": uuid7(int(created * 1000)), "original": str(ev_obj)}
+        action = ev_obj.get("action")
         if action is None:
-            action = ev["event.action"] = "log"
-        ev.setdefault("event.dataset", self.dataset)
-        if "event.outcome" not in ev:
-            et = schema.EVENT_TYPES.get(action)
-            ev["event.outcome"] = (et.outcomes[0] if et is not None and len(et.outcomes) == 1
-                                   else "failure" if level in ("error", "critical") else "unknown")
-        for k, v in ev.items():
-            if k not in _TRUSTED:
-                ev[k] = san.field(k, v)
-        return ev
+            action = ev_obj["action"] = "log"
+        if "dataset" not in ev_obj:
+            ev_obj["dataset"] = self.dataset
+        if "outcome" not in ev_obj:
+            ev_obj["outcome"] = _DEFAULT_OUTCOME.get(action) or (
+                "failure" if level == "error" or level == "critical" else "unknown")
+        return out
 
-    # --- the line ------------------------------------------------------------------------
-    def dumps(self, ev: Mapping[str, Any]) -> bytes:
-        """The JSON line (without newline) in the ecs-logging shape."""
+    def event(self, *args, **kwargs) -> dict[str, Any]:
+        """The flat event (dotted names), as readers see it."""
+        return flatten(self.build(*args, **kwargs))
+
+    # --- the line --------------------------------------------------------------------------
+    def dumps(self, out: Mapping[str, Any]) -> bytes:
+        """The JSON line (without newline). Falls back rather than raise."""
         try:
-            return orjson.dumps(nest(ev))
+            return orjson.dumps(out)
         except Exception as e:  # e.g. a value orjson refuses after a hostile __str__
             try:
-                return orjson.dumps(nest({k: self.sanitizer.value(v) for k, v in ev.items()}))
+                return orjson.dumps(self.sanitizer.value(dict(out)))
             except Exception:
                 return orjson.dumps({
-                    "@timestamp": ev.get("@timestamp") or format_timestamp(time.time()),
-                    "log.level": ev.get("log.level", "error"),
+                    "@timestamp": out.get("@timestamp") or format_timestamp(time.time()),
+                    "log.level": out.get("log.level", "error"),
                     "message": f"[logkit could not render this event: {type(e).__name__}]",
                     "ecs.version": schema.ECS_VERSION,
                     "event": {"id": uuid7(), "action": "log", "outcome": "unknown"},
                 })
 
     def render(self, *args, **kwargs) -> bytes:
-        return self.dumps(self.event(*args, **kwargs))
+        return self.dumps(self.build(*args, **kwargs))
 
 
+_PLAIN, _TEXT, _SECRET, _SPREAD = "plain", "text", "secret", "spread"
+# Values of plain (non-free-text) fields that need no sanitising at all.
+_SCALARS = frozenset({float, bool, type(None)})
+_I64 = 2**63
+_ECS_VERSION = schema.ECS_VERSION
+# Event types that can only end one way (task.succeeded -> success) default to that outcome.
+_DEFAULT_OUTCOME = {a: e.outcomes[0] for a, e in schema.EVENT_TYPES.items() if len(e.outcomes) == 1}
+_STACK = ("error", "stack_trace")
 _MISS = object()
-# Fields the renderer itself sets from safe values: skip re-sanitising them.
-_TRUSTED = frozenset({"@timestamp", "log.level", "message", "ecs.version", "logkit.schema_version",
-                      "service.name", "service.type", "service.environment", "host.hostname",
-                      "event.id", "process.pid"})
 _TOP_DOTTED = ("@timestamp", "log.level", "message", "ecs.version")
 _paths: dict[str, tuple[str, ...]] = {}
 

@@ -27,30 +27,48 @@ DEFAULT_ALLOWED_KEYS: tuple[str, ...] = ("author", "authors", "authority", "toke
 _SEP = re.compile(r"[^a-z0-9]")
 
 # Secrets inside values. Each pattern keeps what helps debugging (scheme, user, parameter name)
-# and masks only the secret part.
-_VALUE_PATTERNS: list[tuple[re.Pattern, str]] = [
-    # scheme://user:password@host -> scheme://user:[MASKED]@host
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{1,20}://[^\s:/@]*:)[^\s@/]+@"), r"\1" + MASK + "@"),
-    # Authorization-style schemes: "Bearer abc", "Basic abc", "Token abc"
-    (re.compile(r"(?i)\b(bearer|basic|token|apikey|api-key)(\s+|=|:\s*)[A-Za-z0-9._~+/=\-]{6,}"),
-     r"\1\2" + MASK),
-    # parameters whose name says secret, in URLs, forms and "k=v" messages: token=..., api_key=...
-    (re.compile(r"(?i)((?:^|[?&;\s,])[\w.\-]*(?:token|secret|passw(?:or)?d|api[_\-]?key|access[_\-]?key|"
-                r"session[_\-]?id|sessionid)=)[^&;\s#\"',]+"), r"\1" + MASK),
-    # short names that are secrets only as URL query parameters: ?code=, &sig=, ?key=
-    (re.compile(r"(?i)([?&;](?:pwd|sig|signature|auth|sid|code|key|access_token|session)=)[^&;\s#\"']+"),
-     r"\1" + MASK),
-    # JSON Web Tokens
-    (re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}"), MASK),
-    # AWS access key ids, GitHub/Slack/Stripe style tokens
-    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{30,}\b|\bxox[abposr]-[A-Za-z0-9\-]{10,}|"
-                r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{10,}"), MASK),
-    # PEM private keys
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S), MASK),
-]
-# One cheap scan decides whether any of the patterns above can match.
-_QUICK = re.compile(r"(?i)://|bearer|basic |token|key|secret|passw|pwd|sig|auth|session|sid=|code=|eyJ|"
-                    r"AKIA|ASIA|gh[pousr]_|xox|_live_|_test_|PRIVATE KEY")
+# and masks only the secret part. Each runs only when a cheap substring test says it could match:
+# a case-insensitive regex alternation costs ~1.5 µs per string, the tests ~0.2 µs.
+_URL_CREDS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{1,20}://[^\s:/@]*:)[^\s@/]+@")
+_SCHEMES = re.compile(r"(?i)\b(bearer|basic|token|apikey|api-key)(\s+|=|:\s*)[A-Za-z0-9._~+/=\-]{6,}")
+# parameters whose name says secret, in URLs, forms and "k=v" messages: token=..., api_key=...
+_PARAMS = re.compile(r"(?i)((?:^|[?&;\s,])[\w.\-]*(?:token|secret|passw(?:or)?d|api[_\-]?key|access[_\-]?key|"
+                     r"session[_\-]?id|sessionid)=)[^&;\s#\"',]+")
+# short names that are secrets only as URL query parameters: ?code=, &sig=, ?key=
+_QUERY = re.compile(r"(?i)([?&;](?:pwd|sig|signature|auth|sid|code|key|access_token|session)=)[^&;\s#\"']+")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}")
+# AWS access key ids, GitHub, Slack and Stripe style tokens
+_TOKENS = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{30,}\b|\bxox[abposr]-[A-Za-z0-9\-]{10,}|"
+                     r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{10,}")
+_PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S)
+_KEEP1 = r"\1" + MASK
+
+
+def truncate(s: str, limit: int) -> str:
+    """``s`` cut to ``limit`` characters with a visible marker saying how much was cut."""
+    if len(s) <= limit:
+        return s
+    return f"{s[:limit]}…[truncated {len(s) - limit} chars]"
+
+
+def mask_text(s: str) -> str:
+    """``s`` with credentials in URLs, auth schemes, secret parameters and known token shapes masked."""
+    if "=" in s:
+        s = _PARAMS.sub(_KEEP1, s)
+        if "?" in s or "&" in s or ";" in s:
+            s = _QUERY.sub(_KEEP1, s)
+    if "@" in s and "://" in s:
+        s = _URL_CREDS.sub(_KEEP1 + "@", s)
+    ls = s.lower()
+    if "bearer" in ls or "basic" in ls or "token" in ls or "apikey" in ls or "api-key" in ls:
+        s = _SCHEMES.sub(r"\1\2" + MASK, s)
+    if "eyJ" in s:
+        s = _JWT.sub(MASK, s)
+    if "AKIA" in s or "ASIA" in s or "gh" in s or "xox" in s or "k_live_" in s or "k_test_" in s:
+        s = _TOKENS.sub(MASK, s)
+    if "PRIVATE KEY" in s:
+        s = _PEM.sub(MASK, s)
+    return s
 
 
 @dataclass
@@ -90,13 +108,9 @@ class Sanitizer:
 
     # --- values -------------------------------------------------------------------------
     def text(self, s: str, limit: int | None = None) -> str:
-        if self.mask and _QUICK.search(s):
-            for pat, repl in _VALUE_PATTERNS:
-                s = pat.sub(repl, s)
-        limit = self.max_length if limit is None else limit
-        if len(s) > limit:
-            s = f"{s[:limit]}…[truncated {len(s) - limit} chars]"
-        return s
+        if self.mask:
+            s = mask_text(s)
+        return truncate(s, self.max_length if limit is None else limit)
 
     def value(self, v: Any, depth: int = 0) -> Any:
         """A JSON-able copy of ``v``; never raises."""
@@ -156,8 +170,6 @@ class Sanitizer:
         """Sanitise the value of a top-level (dotted) field."""
         if self.mask and self.is_secret_key(key):
             return MASK
-        if type(v) is str:
-            return self.text(v, self.max_stack_trace if key == "error.stack_trace" else None)
         return self.value(v)
 
 

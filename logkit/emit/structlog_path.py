@@ -10,14 +10,25 @@ work with structlog events without a second configuration.
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import sys
+import time
+import traceback
 from typing import Any
 
 import structlog
 from structlog.contextvars import merge_contextvars
 
+from .formatter import JSONFormatter
+
+# Handlers whose emit() is "write the formatted line to self.stream": safe to shortcut.
+_SHORTCUT = frozenset({logging.StreamHandler, logging.FileHandler, logging.handlers.WatchedFileHandler})
+
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "warn": 30, "error": 40, "exception": 40,
            "critical": 50, "fatal": 50, "msg": 20}
+
+
+_METHODS = {10: "debug", 20: "info", 30: "warning", 40: "error", 50: "critical"}
 
 
 class _StdlibSink:
@@ -41,14 +52,62 @@ class _StdlibSink:
             exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
         elif exc_info is not None and not isinstance(exc_info, tuple):
             exc_info = None
+        if exc_info is not None and exc_info[0] is None:
+            exc_info = None
         stack_info = event_dict.pop("stack_info", None)
+        if lg.disabled:
+            return
+        if lg.filters or stack_info:
+            return self._via_record(levelno, msg, exc_info, event_dict, bool(stack_info))
+        # Shortcut for the common handlers (a stream or plain file with a logkit formatter):
+        # render straight from the fields, skipping the LogRecord; any other handler gets a
+        # record as usual. Propagation and handler levels are honoured as in Logger.callHandlers.
+        created = time.time()
+        lines: dict[int, str] = {}
+        record = None
+        found = False
+        c = lg
+        while c is not None:
+            for h in c.handlers:
+                found = True
+                if levelno < h.level:
+                    continue
+                f = h.formatter
+                if type(h) in _SHORTCUT and isinstance(f, JSONFormatter) and not h.filters \
+                        and h.stream is not None:
+                    line = lines.get(id(f))
+                    if line is None:
+                        line = lines[id(f)] = f.format_fields(
+                            levelno, msg, lg.name, created, event_dict, exc_info[1] if exc_info else None)
+                    try:
+                        with h.lock:
+                            if type(h) is logging.handlers.WatchedFileHandler:
+                                h.reopenIfNeeded()
+                            h.stream.write(line + h.terminator)
+                            h.flush()
+                    except Exception:
+                        h.handleError(None)
+                else:
+                    if record is None:
+                        record = self._record(levelno, msg, exc_info, event_dict, False)
+                    h.handle(record)
+            if not c.propagate:
+                break
+            c = c.parent
+        if not found:
+            self._via_record(levelno, msg, exc_info, event_dict, False)
+
+    def _record(self, levelno, msg, exc_info, event_dict, stack_info: bool) -> logging.LogRecord:
+        lg = self._logger
         rec = lg.makeRecord(lg.name, levelno, "", 0, msg, None, exc_info or None)
         if stack_info:
-            rec.stack_info = "".join(__import__("traceback").format_stack()[:-3])
+            rec.stack_info = "".join(traceback.format_stack()[:-4])
         rec.logkit_fields = event_dict
-        rec.levelname = logging.getLevelName(levelno)
+        return rec
+
+    def _via_record(self, levelno, msg, exc_info, event_dict, stack_info: bool) -> None:
         try:
-            lg.handle(rec)
+            self._logger.handle(self._record(levelno, msg, exc_info, event_dict, stack_info))
         except Exception:
             pass  # handlers report their own errors; nothing reaches the application
 
@@ -66,7 +125,7 @@ class BoundLogger(structlog.BoundLoggerBase):
                 except Exception:
                     event = f"{event!r} % {args!r}"
             event_dict = {**self._context, **kw, "event": event}
-            method = logging.getLevelName(levelno).lower()
+            method = _METHODS.get(levelno) or logging.getLevelName(levelno).lower()
             for proc in self._processors:
                 event_dict = proc(self._logger, method, event_dict)
             self._logger.emit(levelno, event_dict)
@@ -110,4 +169,12 @@ def get_logger(name: str | None = None, *processors: Any, **initial: Any) -> Bou
     ``initial`` fields are bound on every event. ``structlog.contextvars.bind_contextvars`` works
     as well as ``logkit.bind``.
     """
-    return BoundLogger(_StdlibSink(name), [merge_contextvars, *processors], initial)
+    return BoundLogger(_StdlibSink(name), [_merge_structlog_contextvars, *processors], initial)
+
+
+def _merge_structlog_contextvars(logger, method_name, event_dict):
+    # structlog's merge_contextvars walks every context variable of the process on each call;
+    # skip it while nothing was ever bound through structlog.contextvars.
+    if getattr(structlog.contextvars, "_CONTEXT_VARS", True):
+        return merge_contextvars(logger, method_name, event_dict)
+    return event_dict

@@ -25,8 +25,13 @@ _NUM = r"[-+]?\d+(?:[.,]\d+)?"
 
 _ALTERNATIVES = [
     # URLs with a scheme, then e-mail addresses.
-    r"\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s\"'<>]+",
+    r"\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s\"'<>()\[\]]*[^\s\"'<>()\[\].,;:]",
     r"\b[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+\b",
+    # Calendar dates with month names (`Sat Jun 18 02:08:11 2005`, `Jun 18, 2005`) and ISO
+    # dates with an optional time.
+    r"\b(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? +)?(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
+    r" +\d{1,2}(?:,? +\d{4})?(?: +\d{1,2}:\d{2}(?::\d{2})?)?(?: +\d{4})?\b",
+    r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b",
     # UUIDs.
     r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b",
     # IPv6: full form (4+ groups, so a clock time never matches) or compressed with `::`
@@ -57,10 +62,16 @@ _ALTERNATIVES = [
     rf"{_PIECE_START}(?![A-Za-z]{{2,}}\d{_PIECE_END})[^\s{_DELIMS}]*\d[^\s{_DELIMS}]*",
 ]
 
-MASK_RE = re.compile("|".join(f"(?:{a})" for a in _ALTERNATIVES))
+MASK_RE = re.compile(r"(?<!\w)(?:" + "|".join(f"(?:{a})" for a in _ALTERNATIVES) + ")")
+# A run of variables (`<*> <*> <*>`, `<*><*>`) is one variable: lists of ids have a length
+# that changes from line to line, and the template must not depend on it.
+_RUN_RE = re.compile(r"<\*>(?:\s*<\*>)+")
 
 
 def mask(message: str) -> str:
     """Replace the variable parts of `message` (numbers, hex, UUIDs, IPv4/IPv6, URLs,
     paths, e-mails, quoted strings with spaces, sizes and durations) with ``<*>``."""
-    return MASK_RE.sub(WILDCARD, message)
+    masked = MASK_RE.sub(WILDCARD, message)
+    if "<*><*>" in masked or "<*> <*>" in masked:
+        masked = _RUN_RE.sub(WILDCARD, masked)
+    return masked

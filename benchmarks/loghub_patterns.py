@@ -1,0 +1,253 @@
+#!/usr/bin/env python
+"""Template mining on Loghub-style labelled samples: logkit's miner against Drain3.
+
+For every system folder under --data (each holding `<Sys>*_structured_corrected.csv` or
+`<Sys>*_structured.csv` with `Content`, `EventId`, `EventTemplate` columns) it scores, side
+by side in one process:
+
+- logkit: `TemplateMiner().mine(...)`, one configuration for every system, final ids;
+- Drain3 with its defaults;
+- Drain3 with the per-system settings of the published Drain benchmark (masking regexes,
+  similarity threshold, depth), where the system has such settings.
+
+Metrics: grouping accuracy (GA), parsing accuracy (PA), throughput (messages per second,
+in-process, median of --repeat runs; logkit's time includes its final pass). The data is
+read from the shared folder and is never copied into the project.
+
+    python benchmarks/loghub_patterns.py [--data DIR] [--labels corrected|original]
+        [--repeat 5] [--json FILE|-]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "loghub_2k"
+
+# Per-system settings of the published Drain benchmark, as given in logpai/logparser,
+# file logparser/Drain/benchmark.py (`benchmark_settings`: regex, st, depth; the log formats
+# are not needed since the CSVs already hold the message part). Used only for the
+# "Drain3 benchmark settings" column; logkit's miner does not read them.
+DRAIN_BENCHMARK_SETTINGS = {
+    "HDFS": {"regex": [r"blk_-?\d+", r"(\d+\.){3}\d+(:\d+)?"], "st": 0.5, "depth": 4},
+    "Hadoop": {"regex": [r"(\d+\.){3}\d+"], "st": 0.5, "depth": 4},
+    "Spark": {"regex": [r"(\d+\.){3}\d+", r"\b[KGTM]?B\b", r"([\w-]+\.){2,}[\w-]+"], "st": 0.5, "depth": 4},
+    "Zookeeper": {"regex": [r"(/|)(\d+\.){3}\d+(:\d+)?"], "st": 0.5, "depth": 4},
+    "BGL": {"regex": [r"core\.\d+"], "st": 0.5, "depth": 4},
+    "HPC": {"regex": [r"=\d+"], "st": 0.5, "depth": 4},
+    "Thunderbird": {"regex": [r"(\d+\.){3}\d+"], "st": 0.5, "depth": 4},
+    "Windows": {"regex": [r"0x.*?\s"], "st": 0.7, "depth": 5},
+    "Linux": {"regex": [r"(\d+\.){3}\d+", r"\d{2}:\d{2}:\d{2}"], "st": 0.39, "depth": 6},
+    "Android": {
+        "regex": [
+            r"(/[\w-]+)+",
+            r"([\w-]+\.){2,}[\w-]+",
+            r"\b(\-?\+?\d+)\b|\b0[Xx][a-fA-F\d]+\b|\b[a-fA-F\d]{4,}\b",
+        ],
+        "st": 0.2,
+        "depth": 6,
+    },
+    "HealthApp": {"regex": [], "st": 0.2, "depth": 4},
+    "Apache": {"regex": [r"(\d+\.){3}\d+"], "st": 0.5, "depth": 4},
+    "Proxifier": {
+        "regex": [r"<\d+\ssec", r"([\w-]+\.)+[\w-]+(:\d+)?", r"\d{2}:\d{2}(:\d{2})*", r"[KGTM]B"],
+        "st": 0.6,
+        "depth": 3,
+    },
+    "OpenSSH": {"regex": [r"(\d+\.){3}\d+", r"([\w-]+\.){2,}[\w-]+"], "st": 0.6, "depth": 5},
+    "OpenStack": {"regex": [r"((\d+\.){3}\d+,?)+", r"/.+?\s", r"\d+"], "st": 0.5, "depth": 5},
+    "Mac": {"regex": [r"([\w-]+\.){2,}[\w-]+"], "st": 0.7, "depth": 6},
+}
+
+
+def discover(data: Path, labels: str) -> list[tuple[str, Path]]:
+    found = []
+    for sub in sorted(p for p in data.iterdir() if p.is_dir()):
+        corrected = sorted(sub.glob("*_structured_corrected.csv"))
+        original = sorted(sub.glob("*_structured.csv"))
+        pick = (corrected or original) if labels == "corrected" else original
+        if pick:
+            found.append((sub.name, pick[0]))
+    return found
+
+
+def read_structured(path: Path) -> tuple[list[str], list[str], list[str]]:
+    with path.open(newline="", encoding="utf-8", errors="replace") as fh:
+        rows = list(csv.DictReader(fh))
+    missing = {"Content", "EventId", "EventTemplate"} - set(rows[0] if rows else {})
+    if missing:
+        raise SystemExit(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+    return [r["Content"] for r in rows], [r["EventId"] for r in rows], [r["EventTemplate"] for r in rows]
+
+
+def grouping_accuracy(predicted: list, truth: list) -> float:
+    """Zhu et al. 2019: a message is right when its predicted group is exactly its
+    ground-truth group."""
+    pred_groups: dict = defaultdict(set)
+    true_groups: dict = defaultdict(set)
+    for i, (p, t) in enumerate(zip(predicted, truth)):
+        pred_groups[p].add(i)
+        true_groups[t].add(i)
+    right = 0
+    for members in true_groups.values():
+        if pred_groups[predicted[next(iter(members))]] == members:
+            right += len(members)
+    return right / len(truth) if truth else 0.0
+
+
+def parsing_accuracy(templates: list[str], truth: list[str]) -> float:
+    same = sum(" ".join(a.split()) == " ".join(b.split()) for a, b in zip(templates, truth))
+    return same / len(truth) if truth else 0.0
+
+
+def run_logkit(contents: list[str]) -> tuple[list[str], list[str]]:
+    from logkit.patterns import TemplateMiner
+
+    result = TemplateMiner().mine(contents)
+    return [r[0] for r in result], [r[1] for r in result]
+
+
+def run_logkit_streaming(contents: list[str]) -> list[str]:
+    from logkit.patterns import TemplateMiner
+
+    miner = TemplateMiner()
+    return [miner.add(c).template_id for c in contents]
+
+
+def _drain3(contents: list[str], setting: dict | None) -> tuple[list[int], list[str]]:
+    from drain3 import TemplateMiner as Drain3
+    from drain3.masking import MaskingInstruction
+    from drain3.template_miner_config import TemplateMinerConfig
+
+    config = TemplateMinerConfig()  # an explicit config: no drain3.ini is read
+    config.profiling_enabled = False
+    if setting is not None:
+        config.drain_sim_th = setting["st"]
+        config.drain_depth = setting["depth"]
+        # mask_with "*" between the default "<" and ">" gives the benchmark's "<*>".
+        config.masking_instructions = [MaskingInstruction(rx, "*") for rx in setting["regex"]]
+    miner = Drain3(config=config)
+    ids = [miner.add_log_message(c)["cluster_id"] for c in contents]
+    clusters = {c.cluster_id: c.get_template() for c in miner.drain.clusters}
+    return ids, [clusters[i] for i in ids]
+
+
+def timed(fn, contents, repeat: int):
+    speeds, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn(contents)
+        speeds.append(len(contents) / max(time.perf_counter() - start, 1e-9))
+    return result, statistics.median(speeds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                    help="folder of Loghub-style system folders (default: ../shared/data/loghub_2k)")
+    ap.add_argument("--labels", choices=["corrected", "original"], default="corrected",
+                    help="corrected: *_structured_corrected.csv when present (default)")
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs per miner (median)")
+    ap.add_argument("--json", metavar="FILE", help="also write the results as JSON ('-' = stdout)")
+    ap.add_argument("--no-drain3", action="store_true", help="score logkit only")
+    args = ap.parse_args(argv)
+
+    if not args.data.is_dir():
+        print(f"error: data folder {args.data} not found; pass --data DIR (a folder of "
+              f"<System>/<System>*_structured[_corrected].csv files)", file=sys.stderr)
+        return 2
+    systems = discover(args.data, args.labels)
+    if not systems:
+        print(f"error: no <System>/*_structured*.csv files under {args.data}", file=sys.stderr)
+        return 2
+    logging.disable(logging.CRITICAL)  # drain3 logs every cluster change at INFO
+    repeat = max(1, args.repeat)
+
+    results = []
+    for name, path in systems:
+        contents, event_ids, event_templates = read_structured(path)
+        row = {"system": name, "messages": len(contents), "labels": path.name}
+        (ids, templates), speed = timed(run_logkit, contents, repeat)
+        row["logkit"] = {
+            "ga": grouping_accuracy(ids, event_ids),
+            "pa": parsing_accuracy(templates, event_templates),
+            "msgs_per_s": speed,
+            "templates": len(set(ids)),
+            "streaming_ga": grouping_accuracy(run_logkit_streaming(contents), event_ids),
+        }
+        if not args.no_drain3:
+            (ids, templates), speed = timed(lambda c: _drain3(c, None), contents, repeat)
+            row["drain3_default"] = {
+                "ga": grouping_accuracy(ids, event_ids),
+                "pa": parsing_accuracy(templates, event_templates),
+                "msgs_per_s": speed,
+                "templates": len(set(ids)),
+            }
+            setting = DRAIN_BENCHMARK_SETTINGS.get(name)
+            if setting is not None:
+                (ids, templates), speed = timed(lambda c: _drain3(c, setting), contents, repeat)
+                row["drain3_benchmark"] = {
+                    "ga": grouping_accuracy(ids, event_ids),
+                    "pa": parsing_accuracy(templates, event_templates),
+                    "msgs_per_s": speed,
+                    "templates": len(set(ids)),
+                }
+        results.append(row)
+
+    miners = ["logkit"] + ([] if args.no_drain3 else ["drain3_default", "drain3_benchmark"])
+    average = {}
+    for m in miners:
+        scored = [r[m] for r in results if m in r]
+        if scored:
+            average[m] = {k: statistics.fmean(s[k] for s in scored) for k in ("ga", "pa", "msgs_per_s")}
+            average[m]["systems"] = len(scored)
+    print(markdown(results, average, miners, args, repeat))
+    if args.json:
+        doc = {"data": str(args.data), "labels": args.labels, "repeat": repeat,
+               "systems": results, "average": average}
+        text = json.dumps(doc, indent=2)
+        if args.json == "-":
+            print(text)
+        else:
+            Path(args.json).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+def markdown(results, average, miners, args, repeat) -> str:
+    titles = {"logkit": "logkit", "drain3_default": "Drain3 default",
+              "drain3_benchmark": "Drain3 bench. settings"}
+    head = ["system"]
+    for m in miners:
+        head += [f"{titles[m]} GA", f"{titles[m]} PA", f"{titles[m]} msg/s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+
+    def cells(r):
+        out = []
+        for m in miners:
+            s = r.get(m)
+            out += ([f"{s['ga']:.3f}", f"{s['pa']:.3f}", f"{s['msgs_per_s']:,.0f}"] if s else ["n/a"] * 3)
+        return out
+
+    for r in results:
+        lines.append("| " + " | ".join([r["system"]] + cells(r)) + " |")
+    lines.append("| " + " | ".join(["**average**"] + cells(average)) + " |")
+    stream = statistics.fmean(r["logkit"]["streaming_ga"] for r in results)
+    lines.append("")
+    lines.append(f"labels: {args.labels}; throughput: in-process, median of {repeat} runs; "
+                 f"logkit streaming-id GA (ids as messages arrive, no final pass): {stream:.3f}")
+    if "drain3_default" in average:
+        ratio = average["logkit"]["msgs_per_s"] / average["drain3_default"]["msgs_per_s"]
+        lines.append(f"logkit / Drain3-default throughput (mean of per-system figures): {ratio:.2f}x")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,453 @@
+"""Streaming log template miner with a final regrouping pass.
+
+Two stages (docs/patterns.md has the figures behind each choice):
+
+1. Online (``TemplateMiner.add``): mask the variable parts, split on whitespace, and look
+   the masked token sequence up in a dict. Most messages hit an already seen sequence, so the
+   common path is one regex pass and one dict lookup. An unseen sequence joins the most
+   similar online cluster of the same token count (similarity fixed at ``SIMILARITY``) or
+   starts a new one. The id an online cluster returns never changes during a run.
+
+2. Final (``TemplateMiner.templates`` / ``final_id``): the distinct masked sequences are
+   regrouped from scratch, per token count, by token frequency. For each sequence the
+   frequency shared by most of its tokens marks its constant part (the tokens printed by
+   the same logging call occur exactly as often as each other); sequences with the same
+   constant part form a group, and inside a group a column that takes at most
+   ``SPLIT_MAX_VALUES`` distinct words splits the group (an enumerated constant such as a
+   state name), while a column with more values, or with masked values, becomes ``<*>``.
+
+Template ids are the first 12 hex digits of the BLAKE2b hash of the template text, so the
+same template has the same id in any process, except where a known template (``load``)
+decides otherwise; see ``TemplateMiner.load`` for the rule.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from .masking import WILDCARD, mask
+
+W = WILDCARD
+#: One configuration for every log source: these two numbers were fixed once on the public
+#: Loghub systems and are never tuned per source (see docs/patterns.md).
+SIMILARITY = 0.5
+SPLIT_MAX_VALUES = 4
+
+OVERFLOW_TEMPLATE = W
+
+
+def template_id(template: str) -> str:
+    """Stable id of a template text: the same in every process and on every machine."""
+    return hashlib.blake2b(template.encode("utf-8"), digest_size=6).hexdigest()
+
+
+@dataclass(frozen=True)
+class Match:
+    """What ``TemplateMiner.add`` says about one message, as it arrives."""
+
+    template_id: str
+    template: str
+    is_new: bool
+
+
+@dataclass(frozen=True)
+class Template:
+    """One final template: ``is_new`` is true when its id was not among the loaded ones."""
+
+    id: str
+    template: str
+    count: int
+    example: str
+    is_new: bool = True
+
+
+class _Cluster:
+    __slots__ = ("id", "tokens", "count", "example", "known", "overflow")
+
+    def __init__(self, cid: str, tokens: list[str], example: str, known: bool = False):
+        self.id = cid
+        self.tokens = tokens
+        self.count = 0
+        self.example = example
+        self.known = known
+        # Messages counted here whose sequence was not stored (the sequence cap was full).
+        self.overflow = 0
+
+
+class _Seq:
+    __slots__ = ("tokens", "count", "cluster", "example")
+
+    def __init__(self, tokens: tuple[str, ...], cluster: _Cluster, example: str):
+        self.tokens = tokens
+        self.count = 0
+        self.cluster = cluster
+        self.example = example
+
+
+def tokenize(message: str, max_tokens: int) -> tuple[str, ...]:
+    tokens = mask(message).split()
+    if len(tokens) > max_tokens:
+        # A very long message keeps its head; the tail is one variable so that its length
+        # cannot blow up the memory or the number of token-count buckets.
+        tokens = tokens[: max_tokens - 1] + [W]
+    return tuple(tokens)
+
+
+def _matches(template: tuple[str, ...] | list[str], tokens: tuple[str, ...]) -> bool:
+    return len(template) == len(tokens) and all(a == W or a == b for a, b in zip(template, tokens))
+
+
+class TemplateMiner:
+    """Group log messages into templates with ``<*>`` placeholders.
+
+    Memory is bounded: at most ``max_templates`` online clusters and final templates, at
+    most ``max_sequences`` distinct masked token sequences (the input of the final pass),
+    each at most ``max_tokens`` tokens. Past the sequence cap a message still counts in
+    its online cluster, which the final pass then sees as one more sequence. Past the
+    template cap a message joins the most similar cluster of its token count whatever the
+    similarity, or the catch-all template ``<*>``. With the defaults the worst case is
+    about 50k sequences x 64 tokens, some tens of MB; typical logs use a small fraction.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_templates: int = 5000,
+        max_sequences: int = 50_000,
+        max_tokens: int = 64,
+        similarity: float = SIMILARITY,
+        split_max_values: int = SPLIT_MAX_VALUES,
+    ):
+        if max_templates < 1 or max_sequences < 1 or max_tokens < 2:
+            raise ValueError("max_templates, max_sequences >= 1 and max_tokens >= 2")
+        self.max_templates = max_templates
+        self.max_sequences = max_sequences
+        self.max_tokens = max_tokens
+        self.similarity = similarity
+        self.split_max_values = split_max_values
+        self._seqs: dict[tuple[str, ...], _Seq] = {}
+        self._clusters: dict[str, _Cluster] = {}
+        # (token count, first token or <*>) -> clusters: the online candidates.
+        self._index: dict[tuple[int, str], list[_Cluster]] = defaultdict(list)
+        self._by_len: dict[int, list[_Cluster]] = defaultdict(list)
+        self._known: dict[str, tuple[str, ...]] = {}  # id -> template tokens, load order
+        self._final: dict[tuple[str, ...], tuple[str, str]] | None = None
+        self._final_templates: list[Template] | None = None
+        self._overflow_cluster: _Cluster | None = None
+        self.messages = 0
+
+    # -- online ---------------------------------------------------------------------------
+
+    def add(self, message: str) -> Match:
+        """Mine one message; returns the online template it joined."""
+        cluster, _, is_new = self._add(message)
+        return Match(cluster.id, " ".join(cluster.tokens), is_new)
+
+    def mine(self, messages: Iterable[str]) -> list[tuple[str, str]]:
+        """Mine all ``messages``, then return each one's final ``(id, template)``."""
+        units = [self._add(m)[1] for m in messages]
+        final = self._finalize()
+        memo: dict[int, tuple[str, str]] = {}
+        out = []
+        for unit in units:
+            hit = memo.get(id(unit))
+            if hit is None:
+                key = unit.tokens if isinstance(unit, _Seq) else tuple(unit.tokens)
+                hit = memo[id(unit)] = final.get(key) or self._final_of(key)
+            out.append(hit)
+        return out
+
+    def _add(self, message: str) -> tuple[_Cluster, _Seq | _Cluster, bool]:
+        self.messages += 1
+        self._final = None
+        tokens = tokenize(message, self.max_tokens)
+        seq = self._seqs.get(tokens)
+        if seq is not None:
+            seq.count += 1
+            cluster = seq.cluster
+            cluster.count += 1
+            return cluster, seq, False
+        cluster, is_new = self._place(tokens, message)
+        cluster.count += 1
+        if len(self._seqs) < self.max_sequences:
+            seq = _Seq(tokens, cluster, message)
+            seq.count = 1
+            self._seqs[tokens] = seq
+            return cluster, seq, is_new
+        cluster.overflow += 1
+        return cluster, cluster, is_new
+
+    def _candidates(self, tokens: tuple[str, ...]) -> Iterator[_Cluster]:
+        n = len(tokens)
+        first = tokens[0] if tokens else ""
+        yield from self._index.get((n, first), ())
+        if first != W:
+            yield from self._index.get((n, W), ())
+
+    def _place(self, tokens: tuple[str, ...], message: str) -> tuple[_Cluster, bool]:
+        n = len(tokens)
+        best, best_sim = None, -1.0
+        for c in self._candidates(tokens):
+            if c.known and _matches(c.tokens, tokens):
+                return c, False
+            sim = self._sim(c.tokens, tokens)
+            if sim > best_sim:
+                best, best_sim = c, sim
+        full = len(self._clusters) >= self.max_templates
+        if best is None or best_sim < self.similarity:
+            # The first token may itself be variable (a user or host name): look at a
+            # bounded number of the oldest clusters of the same length before giving up.
+            for c in self._by_len.get(n, ())[:64]:
+                sim = self._sim(c.tokens, tokens)
+                if sim > best_sim:
+                    best, best_sim = c, sim
+        if best is not None and (best_sim >= self.similarity or full):
+            self._generalize(best, tokens)
+            return best, False
+        if full:
+            if self._overflow_cluster is None:
+                self._overflow_cluster = _Cluster(template_id(OVERFLOW_TEMPLATE), [W], message)
+            return self._overflow_cluster, False
+        cid = template_id(" ".join(tokens))
+        if cid in self._clusters:  # a known template with this exact text but other length
+            return self._clusters[cid], False
+        cluster = _Cluster(cid, list(tokens), message)
+        self._register(cluster)
+        return cluster, True
+
+    @staticmethod
+    def _sim(template: list[str], tokens: tuple[str, ...]) -> float:
+        if not tokens:
+            return 1.0
+        same = 0
+        for a, b in zip(template, tokens):
+            if a == b or a == W:
+                same += 1
+        return same / len(tokens)
+
+    def _register(self, cluster: _Cluster) -> None:
+        self._clusters[cluster.id] = cluster
+        n = len(cluster.tokens)
+        first = cluster.tokens[0] if cluster.tokens else ""
+        self._index[(n, first)].append(cluster)
+        self._by_len[n].append(cluster)
+
+    def _generalize(self, cluster: _Cluster, tokens: tuple[str, ...]) -> None:
+        old_first = cluster.tokens[0] if cluster.tokens else ""
+        for i, (a, b) in enumerate(zip(cluster.tokens, tokens)):
+            if a != b and a != W:
+                cluster.tokens[i] = W
+        if cluster.tokens and old_first != cluster.tokens[0]:
+            n = len(cluster.tokens)
+            self._index[(n, old_first)].remove(cluster)
+            self._index[(n, W)].append(cluster)
+
+    # -- known templates --------------------------------------------------------------------
+
+    def load(self, known: Iterable[tuple[str, str]]) -> None:
+        """Seed the miner with known ``(id, template)`` pairs, e.g. yesterday's ``dump()``.
+
+        Id rule: a message that fits a known template gets that template's id, online and in
+        the final pass. When the final pass finds a template that is a generalization of
+        one or more known templates (it has ``<*>`` where they had words), it keeps the id
+        of the one among them that matched the most messages in this run, ties going to the
+        one loaded first; so a pattern keeps its id from one day to the next even when its
+        text widens. A final template that a known template covers (the known one is the
+        wider) is reported as that known template, with its id and text.
+        """
+        for tid, template in known:
+            tokens = tuple(str(template).split())
+            tid = str(tid)
+            if tid in self._known or len(self._known) >= self.max_templates:
+                continue
+            self._known[tid] = tokens
+            if tid not in self._clusters and len(self._clusters) < self.max_templates:
+                self._register(_Cluster(tid, list(tokens), "", known=True))
+        self._final = None
+
+    def dump(self) -> list[tuple[str, str]]:
+        """``(id, template)`` of every final template, then of the loaded ones not seen in
+        this run (so an absent pattern keeps its id for the next day)."""
+        out = [(t.id, t.template) for t in self.templates()]
+        seen = {tid for tid, _ in out}
+        out += [(tid, " ".join(toks)) for tid, toks in self._known.items() if tid not in seen]
+        return out
+
+    # -- final pass ---------------------------------------------------------------------------
+
+    def final_id(self, message_or_tokens: str | tuple[str, ...]) -> str:
+        """Final template id of a message already given to ``add``."""
+        return self._final_of(message_or_tokens)[0]
+
+    def final_template(self, message_or_tokens: str | tuple[str, ...]) -> str:
+        return self._final_of(message_or_tokens)[1]
+
+    def _final_of(self, message_or_tokens: str | tuple[str, ...]) -> tuple[str, str]:
+        tokens = (
+            message_or_tokens
+            if isinstance(message_or_tokens, tuple)
+            else tokenize(message_or_tokens, self.max_tokens)
+        )
+        final = self._finalize()
+        hit = final.get(tokens)
+        if hit is not None:
+            return hit
+        seq = None
+        for c in self._candidates(tokens):  # sequence not stored: use its online cluster
+            if _matches(c.tokens, tokens):
+                seq = tuple(c.tokens)
+                break
+        if seq is not None and seq in final:
+            return final[seq]
+        return final.get((W,), (template_id(OVERFLOW_TEMPLATE), OVERFLOW_TEMPLATE))
+
+    def templates(self) -> list[Template]:
+        """Final templates, most frequent first (ties by id, so the order is deterministic)."""
+        self._finalize()
+        assert self._final_templates is not None
+        return list(self._final_templates)
+
+    def _finalize(self) -> dict[tuple[str, ...], tuple[str, str]]:
+        if self._final is not None:
+            return self._final
+        counts: dict[tuple[str, ...], int] = {}
+        examples: dict[tuple[str, ...], str] = {}
+        for tokens, seq in self._seqs.items():
+            counts[tokens] = seq.count
+            examples[tokens] = seq.example
+        for c in list(self._clusters.values()) + (
+            [self._overflow_cluster] if self._overflow_cluster else []
+        ):
+            if c.overflow:
+                key = tuple(c.tokens)
+                counts[key] = counts.get(key, 0) + c.overflow
+                examples.setdefault(key, c.example)
+        grouped = regroup(counts, self.split_max_values)
+
+        # Final template text -> member sequences, in first-seen order.
+        members: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+        for seq, tmpl in grouped.items():
+            members.setdefault(tmpl, []).append(seq)
+        known_items = list(self._known.items())
+        known_rank = {tid: i for i, (tid, _) in enumerate(known_items)}
+        by_text: dict[tuple[str, ...], tuple[str, list[tuple[str, ...]], bool]] = {}
+        for tmpl, seqs in members.items():
+            text, tid, is_new = self._name(tmpl, seqs, counts, known_items, known_rank)
+            key = tuple(text.split())
+            if key in by_text:
+                by_text[key][1].extend(seqs)
+            else:
+                by_text[key] = (tid, list(seqs), is_new)
+
+        finals = []
+        for key, (tid, seqs, is_new) in by_text.items():
+            total = sum(counts[s] for s in seqs)
+            finals.append([tid, " ".join(key), total, examples[seqs[0]], is_new, seqs])
+        finals.sort(key=lambda f: (-f[2], f[0]))
+        if len(finals) > self.max_templates:
+            # Keep the cap on the output too: the rarest templates become the catch-all.
+            keep, rest = finals[: self.max_templates - 1], finals[self.max_templates - 1 :]
+            spill = [
+                template_id(OVERFLOW_TEMPLATE),
+                OVERFLOW_TEMPLATE,
+                sum(f[2] for f in rest),
+                rest[0][3],
+                True,
+                [s for f in rest for s in f[5]],
+            ]
+            finals = keep + [spill]
+        self._final = {}
+        self._final_templates = []
+        for tid, text, total, example, is_new, seqs in finals:
+            for s in seqs:
+                self._final[s] = (tid, text)
+            self._final_templates.append(Template(tid, text, total, example, is_new))
+        return self._final
+
+    def _name(self, tmpl, seqs, counts, known_items, known_rank) -> tuple[str, str, bool]:
+        text = " ".join(tmpl)
+        if not known_items:
+            return text, template_id(text), True
+        wider = [tid for tid, k in known_items if _matches(k, tmpl)]
+        if wider:
+            tid = wider[0]
+            return " ".join(self._known[tid]), tid, False
+        narrower = []
+        for tid, k in known_items:
+            if _matches(tmpl, k):
+                hits = sum(counts[s] for s in seqs if _matches(k, s))
+                narrower.append((-hits, known_rank[tid], tid))
+        if narrower:
+            return text, min(narrower)[2], False
+        return text, template_id(text), True
+
+
+def regroup(counts: dict[tuple[str, ...], int], split_max_values: int = SPLIT_MAX_VALUES):
+    """Final grouping of distinct masked sequences (with their message counts).
+
+    Returns sequence -> template tokens. Deterministic: depends only on the input dict
+    (its order decides nothing but tie-free iteration order).
+    """
+    by_len: dict[int, dict[tuple[str, ...], int]] = defaultdict(dict)
+    for seq, n in counts.items():
+        by_len[len(seq)][seq] = n
+    out: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for n in sorted(by_len):
+        out.update(_regroup_length(by_len[n], split_max_values))
+    return out
+
+
+def _regroup_length(seqs: dict[tuple[str, ...], int], split_max_values: int):
+    freq: Counter = Counter()
+    for seq, n in seqs.items():
+        for pos, tok in enumerate(seq):
+            freq[pos, tok] += n
+    groups: dict[tuple, list[tuple[str, ...]]] = {}
+    for seq in seqs:
+        fs = [freq[pos, tok] for pos, tok in enumerate(seq) if tok != W]
+        if not fs:
+            groups.setdefault((), []).append(seq)
+            continue
+        # The constant words of one logging call occur exactly as often as each other:
+        # the frequency most of this sequence's words share marks them (ties: the higher).
+        how_many = Counter(fs)
+        root = max(how_many, key=lambda f: (how_many[f], f))
+        key = tuple((pos, tok) for pos, tok in enumerate(seq) if tok != W and freq[pos, tok] == root)
+        groups.setdefault(key, []).append(seq)
+    out: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for key, members in groups.items():
+        stack = [(members, frozenset(pos for pos, _ in key))]
+        while stack:
+            group, fixed = stack.pop()
+            width = len(group[0])
+            column = None
+            candidates = []
+            for pos in range(width):
+                if pos in fixed:
+                    continue
+                values = {s[pos] for s in group}
+                if len(values) > 1:
+                    candidates.append((len(values), pos, values))
+            candidates.sort(key=lambda c: (c[0], c[1]))
+            for nvalues, pos, values in candidates:
+                # Few distinct plain words: an enumerated constant (a state, a verb), so
+                # the column splits the group; masked values or many words: a variable.
+                if nvalues <= split_max_values and not any(W in v for v in values):
+                    column = pos
+                    break
+            if column is not None:
+                parts: dict[str, list[tuple[str, ...]]] = {}
+                for s in group:
+                    parts.setdefault(s[column], []).append(s)
+                for part in parts.values():
+                    stack.append((part, fixed | {column}))
+                continue
+            first = group[0]
+            tmpl = tuple(
+                first[pos] if all(s[pos] == first[pos] for s in group) else W for pos in range(width)
+            )
+            for s in group:
+                out[s] = tmpl
+    return out

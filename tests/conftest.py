@@ -1,0 +1,41 @@
+"""Shared fixtures. Real components are started by scripts/test.sh and reach the tests through
+LOGKIT_TEST_* environment variables; a test that needs one fails (not skips) when it is absent."""
+from __future__ import annotations
+
+import logging
+import os
+
+import pytest
+
+from logkit.emit import context
+
+
+def require_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        pytest.fail(f"{name} is not set: run the tests through scripts/test.sh, which starts the real "
+                    f"components (or start the component by hand: see scripts/components/).")
+    return value
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return require_env("LOGKIT_TEST_REDIS_URL")
+
+
+@pytest.fixture(autouse=True)
+def _clean_logging_state():
+    """Each test starts with no bound context and gets the root logger back as it found it."""
+    context.clear()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    context.clear()
+    for h in list(root.handlers):
+        if h not in handlers:
+            root.removeHandler(h)
+            try:
+                h.close()
+            except Exception:
+                pass
+    root.setLevel(level)

@@ -1,0 +1,290 @@
+"""Template miner, masking, exception keys, pipe mode and the Loghub benchmark script."""
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import random
+import string
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from logkit.patterns import TemplateMiner, exception_key, mask, pipe, stack_fingerprint, template_id
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "loghub_mini"
+
+
+# -- masking -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "message, expected",
+    [
+        ("retry 3 of 5", "retry <*> of <*>"),
+        ("took -12 steps, ratio 0.75", "took <*> steps, ratio <*>"),
+        ("bad pointer 0x7ffde3a1 freed", "bad pointer <*> freed"),
+        ("task 3f2b1c9e-0d4a-4b8e-9f1a-2c3d4e5f6a7b failed", "task <*> failed"),
+        ("peer 192.168.1.20:8080 closed", "peer <*> closed"),
+        ("peer 2001:db8:85a3::8a2e:370:7334 closed", "peer <*> closed"),
+        ("peer fe80::1 closed", "peer <*> closed"),
+        ("GET https://shop.example.com/item?id=7&x=y failed", "GET <*> failed"),
+        ("cannot open /var/log/app/worker.log", "cannot open <*>"),
+        ("cannot open C:\\logs\\app.log now", "cannot open <*> now"),
+        ("mail to jane.doe+x@example.co.uk bounced", "mail to <*> bounced"),
+        ("login failed for 'John Smith' today", "login failed for <*> today"),
+        ('title "Big Sale 2024" parsed', "title <*> parsed"),
+        ("request took 12ms", "request took <*>"),
+        ("body is 3.5KB", "body is <*>"),
+        ("body is 3.5 KB long", "body is <*> long"),
+        ("sent 2034 bytes (1.98 KB) ok", "sent <*> ok"),
+        ("lifetime <1 sec", "lifetime <*>"),
+        ("at 17:41:44 ok", "at <*> ok"),
+        ("started Sat Jun 18 02:08:11 2005 here", "started <*> here"),
+        ("uid=0 euid=0 ruser= tty=ssh", "uid=<*> euid=<*> ruser= tty=ssh"),
+        ("delete blk_1 blk_2 blk_3 blk_4 now", "delete <*> now"),
+    ],
+)
+def test_mask_kinds(message, expected):
+    assert mask(message) == expected
+
+
+def test_mask_keeps_constants():
+    # Plain words, a protocol name with one digit and a C++ scope are not variables.
+    assert mask("Failed password for root port 22 ssh2") == "Failed password for root port <*> ssh2"
+    assert mask("std::vector grew") == "std::vector grew"
+    assert mask("Couldn't authenticate user 'admin'") == "Couldn't authenticate user 'admin'"
+
+
+# -- ids, determinism, known templates -----------------------------------------------------
+
+LINES = [
+    "user alice logged in from 10.0.0.1",
+    "user bob logged in from 10.0.0.2",
+    "disk full on /var/log",
+    "user carol logged in from 10.0.0.3",
+    "user dave logged in from 10.0.0.4",
+    "user erin logged in from 10.0.0.5",
+    "session opened for user root",
+    "session closed for user root",
+    "session opened for user root",
+    "session closed for user root",
+    "task 17 moved from QUEUED to RUNNING",
+    "task 18 moved from RUNNING to DONE",
+    "task 19 moved from QUEUED to RUNNING",
+]
+
+
+def _final(lines, miner=None):
+    miner = miner or TemplateMiner()
+    return miner, miner.mine(lines)
+
+
+def test_same_template_same_id_across_instances_and_dump_load():
+    _, a = _final(LINES)
+    _, b = _final(LINES)
+    assert a == b
+    ids = {t for t, _ in a}
+    # Ids are the hash of the template text: recomputable anywhere.
+    for tid, text in a:
+        assert tid == template_id(text)
+    assert a[0][1] == "user <*> logged in from <*>"
+    # Enumerated constants split, a variable with many values does not.
+    assert a[6][0] != a[7][0]
+    assert a[10][0] != a[11][0] and a[10][0] == a[12][0]
+    assert len(ids) == 6
+
+    first, _ = _final(LINES)
+    second = TemplateMiner()
+    second.load(first.dump())
+    _, again = _final(LINES, second)
+    assert again == a
+    assert not any(t.is_new for t in second.templates())
+
+
+def test_deterministic_output():
+    rng = random.Random(5)
+    lines = [f"job {rng.randint(1, 10**6)} on host-{rng.choice('abc')} took {rng.randint(1, 99)}ms"
+             for _ in range(300)] + LINES
+    runs = []
+    for _ in range(2):
+        m = TemplateMiner()
+        stream = [m.add(x).template_id for x in lines]
+        runs.append((stream, m.mine([]), [(t.id, t.template, t.count, t.example) for t in m.templates()]))
+    assert runs[0] == runs[1]
+
+
+def test_streaming_ids_and_is_new():
+    m = TemplateMiner()
+    first = m.add("worker 1 started")
+    again = m.add("worker 2 started")
+    assert first.is_new and not again.is_new
+    assert first.template_id == again.template_id
+    assert first.template == "worker <*> started"
+
+
+def test_new_pattern_comparison_against_known_set():
+    yesterday = TemplateMiner()
+    yesterday.mine(LINES)
+    known = yesterday.dump()
+    today = TemplateMiner()
+    today.load(known)
+    today.mine(LINES + ["payment gateway timeout after 30s", "payment gateway timeout after 7s"])
+    new = [t for t in today.templates() if t.is_new]
+    assert [t.template for t in new] == ["payment gateway timeout after <*>"]
+    assert {t.id for t in today.templates() if not t.is_new} <= {tid for tid, _ in known}
+
+
+def test_generalized_template_keeps_known_id():
+    day1 = TemplateMiner()
+    day1.mine(["cache miss for key alpha"] * 5)
+    (old_id, old_text), = day1.dump()
+    assert old_text == "cache miss for key alpha"
+    day2 = TemplateMiner()
+    day2.load([(old_id, old_text), ("zzzzzzzzzzzz", "cache miss for key beta")])
+    keys = ["alpha"] * 3 + ["beta", "gamma", "delta", "epsilon", "zeta"]
+    result = day2.mine([f"cache miss for key {k}" for k in keys])
+    # The text widened, the id stayed: the known template with most messages wins.
+    assert {r for r in result} == {(old_id, "cache miss for key <*>")}
+    # A known wider template absorbs narrower final ones with its own id and text.
+    day3 = TemplateMiner()
+    day3.load([("abcabcabcabc", "cache miss for key <*>")])
+    assert set(day3.mine(["cache miss for key alpha"] * 2)) == {("abcabcabcabc", "cache miss for key <*>")}
+
+
+def test_bounded_memory_with_distinct_random_messages():
+    rng = random.Random(11)
+    cap = 200
+    m = TemplateMiner(max_templates=cap, max_sequences=2000, max_tokens=8)
+
+    def word():
+        return "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(3, 9)))
+
+    for _ in range(50_000):
+        m.add(" ".join(word() for _ in range(rng.randint(1, 12))))
+    assert len(m._clusters) <= cap + 1
+    assert len(m._seqs) <= 2000
+    assert all(len(s) <= 8 for s in m._seqs)
+    templates = m.templates()
+    assert len(templates) <= cap
+    assert sum(t.count for t in templates) == 50_000
+
+
+# -- exceptions ------------------------------------------------------------------------------
+
+TRACE = """Traceback (most recent call last):
+  File "/srv/app/shop/tasks.py", line {a}, in fetch_page
+    resp = client.get(url)
+  File "/usr/lib/python3.11/site-packages/requests/api.py", line 73, in get
+    return request("get", url, params=params, **kwargs)
+  File "/usr/lib/python3.11/http/client.py", line 1286, in request
+    self._send_request(method, url, body, headers, encode_chunked)
+  File "/srv/app/shop/parsers.py", line {b}, in parse_price
+    raise ValueError(f"bad price {{raw!r}}")
+ValueError: bad price '12,99 EUR'
+"""
+
+
+def test_exception_key_groups_by_type_and_message_template():
+    k1, _ = exception_key("ValueError", "bad price '12,99 EUR' for item 42", TRACE.format(a=10, b=20))
+    k2, _ = exception_key("ValueError", "bad price '7 EUR' for item 1043", TRACE.format(a=10, b=20))
+    k3, _ = exception_key("KeyError", "bad price '7 EUR' for item 1043", TRACE.format(a=10, b=20))
+    assert k1 == k2 == "ValueError: bad price <*> for item <*>"
+    assert k3 != k1
+
+
+def test_stack_fingerprint_ignores_line_numbers_and_library_frames():
+    base = stack_fingerprint(TRACE.format(a=10, b=20))
+    assert stack_fingerprint(TRACE.format(a=99, b=250)) == base
+    # Another library in between, or another library version: same fingerprint.
+    other_lib = TRACE.format(a=10, b=20).replace(
+        "site-packages/requests/api.py\", line 73, in get",
+        "dist-packages/httpx/_client.py\", line 900, in send",
+    )
+    assert stack_fingerprint(other_lib) == base
+    # Another application function: another fingerprint.
+    assert stack_fingerprint(TRACE.format(a=10, b=20).replace("parse_price", "parse_title")) != base
+    assert stack_fingerprint(TRACE.format(a=10, b=20).replace("shop/tasks.py", "shop/jobs.py")) != base
+    # Deployed elsewhere: the folder above the package does not matter.
+    assert stack_fingerprint(TRACE.format(a=1, b=2).replace("/srv/app/", "/home/ci/build/")) == base
+    assert len(base) == 12
+
+
+# -- pipe mode -------------------------------------------------------------------------------
+
+
+def test_pipe_function_streaming_and_final():
+    out = io.StringIO()
+    pipe([line + "\n" for line in LINES], out, streaming=True)
+    streamed = out.getvalue().splitlines()
+    out = io.StringIO()
+    pipe([line + "\r\n" for line in LINES], out, streaming=False)
+    final = out.getvalue().splitlines()
+    assert len(streamed) == len(final) == len(LINES)
+    assert final == [tid for tid, _ in TemplateMiner().mine(LINES)]
+
+
+def test_cli_pipe_modes_and_table():
+    from logkit.cli import main
+
+    runner = CliRunner()
+    data = "".join(line + "\n" for line in LINES)
+    streamed = runner.invoke(main, ["patterns", "--pipe"], input=data)
+    final = runner.invoke(main, ["patterns", "--pipe", "--final"], input=data)
+    assert streamed.exit_code == 0, streamed.output
+    assert final.exit_code == 0, final.output
+    ids = final.output.split()
+    assert len(ids) == len(LINES) == len(streamed.output.split())
+    assert ids[0] == ids[1] == ids[3] and ids[0] != ids[2]
+    assert ids == [tid for tid, _ in TemplateMiner().mine(LINES)]
+
+    table = runner.invoke(main, ["patterns"], input=data + "evil \x1b[31mred\x1b[0m 1\n")
+    assert table.exit_code == 0, table.output
+    assert "user <*> logged in from <*>" in table.output
+    assert "\x1b" not in table.output
+    bad = runner.invoke(main, ["patterns", "--final"], input=data)
+    assert bad.exit_code == 2
+
+
+# -- benchmark script ------------------------------------------------------------------------
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("loghub_patterns", ROOT / "benchmarks" / "loghub_patterns.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_script_on_fixture(tmp_path, capsys):
+    bench = _bench()
+    assert bench.grouping_accuracy([1, 1, 2, 3], ["a", "a", "b", "b"]) == 0.5
+    results = {}
+    for labels in ("corrected", "original"):
+        out = tmp_path / f"{labels}.json"
+        assert bench.main(["--data", str(FIXTURE), "--repeat", "1", "--labels", labels, "--json", str(out)]) == 0
+        results[labels] = json.loads(out.read_text())
+    table = capsys.readouterr().out
+    assert "| Crawler |" in table and "| WebShop |" in table and "**average**" in table
+    corrected = {r["system"]: r for r in results["corrected"]["systems"]}
+    original = {r["system"]: r for r in results["original"]["systems"]}
+    assert corrected["Crawler"]["labels"].endswith("_structured_corrected.csv")
+    assert corrected["WebShop"]["labels"].endswith("_structured.csv")
+    assert original["Crawler"]["labels"].endswith("_structured.csv")
+    # WebShop has a user-name column with three values in four lines: the miner takes
+    # so few values for an enumerated constant (the known weakness, docs/patterns.md).
+    assert 0.85 <= original["WebShop"]["logkit"]["ga"] < 1.0
+    assert original["Crawler"]["logkit"]["ga"] == 1.0
+    # The corrected Crawler labels join two messages of different lengths: GA drops.
+    assert corrected["Crawler"]["logkit"]["ga"] < 1.0
+    for r in corrected.values():
+        for miner in ("logkit", "drain3_default"):
+            assert 0.0 <= r[miner]["ga"] <= 1.0 and r[miner]["msgs_per_s"] > 0
+        assert "drain3_benchmark" not in r  # no published settings for invented systems
+
+
+def test_benchmark_script_missing_data(tmp_path, capsys):
+    assert _bench().main(["--data", str(tmp_path / "nope")]) == 2
+    assert "not found" in capsys.readouterr().err
