@@ -276,9 +276,9 @@ def test_benchmark_script_on_fixture(tmp_path, capsys):
     # WebShop has a user-name column with three values in four lines: the miner takes
     # so few values for an enumerated constant (the known weakness, docs/patterns.md).
     assert 0.85 <= original["WebShop"]["logkit"]["ga"] < 1.0
-    assert original["Crawler"]["logkit"]["ga"] == 1.0
     # The corrected Crawler labels join two messages of different lengths: GA drops.
-    assert corrected["Crawler"]["logkit"]["ga"] < 1.0
+    assert corrected["Crawler"]["logkit"]["ga"] < original["Crawler"]["logkit"]["ga"]
+    assert corrected["WebShop"]["logkit"]["ga"] == original["WebShop"]["logkit"]["ga"]
     for r in corrected.values():
         for miner in ("logkit", "drain3_default"):
             assert 0.0 <= r[miner]["ga"] <= 1.0 and r[miner]["msgs_per_s"] > 0

@@ -9,7 +9,10 @@ import click
 
 def _stdin():
     # Bytes in, decoded here: a non-UTF-8 byte becomes U+FFFD instead of stopping the run.
-    return io.TextIOWrapper(click.get_binary_stream("stdin"), encoding="utf-8", errors="replace")
+    raw = getattr(sys.stdin, "buffer", None)
+    if raw is None:
+        return sys.stdin
+    return io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
 
 
 def _clean(text: str, width: int) -> str:

@@ -121,9 +121,11 @@ _MARKERS: tuple[_Row, ...] = (
          "body cloudflare access denied"),
     _row(b"using a security service to protect itself from online attacks", None, _BLOCK, "cloudflare",
          "A", "body cloudflare waf block"),
-    _row(b"reference", rb"reference\s*(?:#|&#35;|&#x23;)\s*[0-9]{1,3}(?:\.|&#46;)[0-9a-f]{4,}",
+    # Akamai writes this line with HTML entities: "Reference&#32;&#35;18&#46;...".
+    _row(b"reference", rb"reference(?:\s|&#32;)*(?:#|&#35;|&#x23;)\s*[0-9]{1,3}(?:\.|&#46;)[0-9a-f]{4,}",
          _BLOCK, "akamai", "A", "body akamai reference #"),
-    _row(b"errors.edgesuite.net", None, _BLOCK, "akamai", "A", "body errors.edgesuite.net"),
+    _row((b"errors.edgesuite.net", b"errors&#46;edgesuite&#46;net"), None, _BLOCK, "akamai", "A",
+         "body errors.edgesuite.net"),
     _row(b"incapsula incident id", None, _BLOCK, "imperva", "A", "body incapsula incident id"),
     _row(b"the requested url was rejected. please consult with your administrator", None, _BLOCK, "f5",
          "A", "body f5 request rejected"),

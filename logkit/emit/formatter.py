@@ -55,7 +55,8 @@ class JSONFormatter(logging.Formatter):
         try:
             message = record.getMessage()
         except Exception as e:  # bad %-args must not lose the event
-            message = f"{record.msg!r} % {record.args!r} [logkit: message formatting failed: {e}]"
+            message = f"{_safe_repr(record.msg)} % {_safe_repr(record.args)} " \
+                      f"[logkit: message formatting failed: {type(e).__name__}]"
         exc = record.exc_info[1] if record.exc_info else None
         r = self.renderer
         origin = (record.pathname, record.lineno, record.funcName) if r.include_origin else None
@@ -89,3 +90,10 @@ class JSONFormatter(logging.Formatter):
         except Exception as e:  # never into the application
             return self.renderer.dumps({"@timestamp": None, "log.level": "error",
                                         "message": f"[logkit formatter failed: {type(e).__name__}: {e}]"}).decode()
+
+
+def _safe_repr(v: Any) -> str:
+    try:
+        return repr(v)
+    except Exception:
+        return f"[unprintable {type(v).__name__}]"

@@ -25,16 +25,21 @@ def uuid7(unix_ms: int | None = None) -> str:
         _last_ms = ms
         _seq = _getrandbits(8)  # room for 3,800+ ids in one ms before spilling into the next
         _prefix = "%08x-%04x" % (ms >> 16, ms & 0xFFFF)
-    else:
-        # Same ms (or the clock stepped back): keep ordering by advancing the counter, and
-        # carry into the ms field when it overflows rather than repeat an id.
+        seq, prefix = _seq, _prefix
+    elif _last_ms - ms < 1000:
+        # Same ms (or a counter carry, or the clock stepping back a little): keep ordering by
+        # advancing the counter, carrying into the ms field when it overflows.
         _seq += 1
         if _seq > 0xFFF:
             _last_ms += 1
             _seq = 0
             _prefix = "%08x-%04x" % (_last_ms >> 16, _last_ms & 0xFFFF)
+        seq, prefix = _seq, _prefix
+    else:
+        # An event stamped well in the past: the id carries that time; random bits keep it unique.
+        seq, prefix = _getrandbits(12), "%08x-%04x" % (ms >> 16, ms & 0xFFFF)
     r = _getrandbits(62)
-    return "%s-7%03x-%04x-%012x" % (_prefix, _seq, 0x8000 | (r >> 48), r & 0xFFFFFFFFFFFF)
+    return "%s-7%03x-%04x-%012x" % (prefix, seq, 0x8000 | (r >> 48), r & 0xFFFFFFFFFFFF)
 
 
 def uuid7_time_ms(event_id: str) -> int:

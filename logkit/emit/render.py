@@ -8,6 +8,7 @@ what went wrong.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import sys
@@ -137,6 +138,8 @@ class Renderer:
             return plan
         name = k if type(k) is str else "extra." + _safe_message(k)
         name = schema.ALIASES.get(name, name)
+        if name in _OWNED:  # the renderer's own fields; an application's value is kept, aside
+            name = "extra." + name
         f = schema.FIELDS.get(name)
         if f is None:
             top = name.split(".", 1)[0]
@@ -145,7 +148,7 @@ class Renderer:
             elif "." not in name:
                 # A bare namespace: a dict spreads into it; a scalar would clash with the
                 # object the schema keeps there, so it goes to extra.
-                plan = (_SPREAD, name, None, None)
+                plan = (_SPREAD, name, None, None, None, None)
         if plan is None:
             if self.mask and self.sanitizer.is_secret_key(name):
                 kind = _SECRET
@@ -154,22 +157,42 @@ class Renderer:
             else:
                 kind = _TEXT
             path = tuple(name.split("."))
-            # The last two items make the common case (a scalar for a two-part name that is
-            # not one of the shared static objects) a single dict operation in build().
-            fast = kind is _PLAIN and path[0] not in self._static
-            plan = (kind, path, path[:-1] if fast else None, path[-1])
+            accept = _ACCEPT.get(f.type) if f is not None else None
+            if f is not None and f.name == "tags":
+                accept = None
+            # parents/leaf make the common case (a value of the right type for a field that is
+            # not one of the shared static objects) a dict operation or two in build().
+            fast = kind is _PLAIN and accept is not None and path[0] not in self._static
+            plan = (kind, path, path[:-1] if fast else None, path[-1], accept,
+                    f.type if f is not None else None)
         if len(self._plans) < 10_000:  # keys can be attacker-made; keep the cache bounded
             self._plans[k] = plan
         return plan
 
     def _put(self, out: dict, k: Any, v: Any, depth: int = 0) -> None:
-        kind, path, _, _ = self._plan(k)
+        kind, path, _, _, accept, es_type = self._plan(k)
         if kind is _SPREAD:
             if isinstance(v, Mapping) and depth < 4:
                 for sub, x in v.items():
                     self._put(out, f"{k}.{sub}", x, depth + 1)
                 return
             kind, path = _TEXT, ("extra", path)
+        elif accept is not None and type(v) not in accept and kind is not _SECRET:
+            # A value of the wrong type for a schema field would make Elasticsearch reject the
+            # whole event: stringify what reads naturally as text, keep the rest under extra.
+            if v is None:
+                if ".".join(path) in _CORE:
+                    return
+            elif str in accept and type(v) not in (dict, list, tuple, set, frozenset, bytes):
+                v = self.sanitizer.value(v)
+                v = v if type(v) is str else _safe_message(v)
+            else:
+                kind, path = _TEXT, ("extra", *path)
+        if es_type == "ip" and type(v) is str and kind is not _SECRET:
+            try:
+                ipaddress.ip_address(v)
+            except ValueError:
+                kind, path = _TEXT, ("extra", *path)
         if kind is _SECRET:
             v = MASK
         else:
@@ -237,7 +260,7 @@ class Renderer:
             for k, v in fields.items():
                 plan = plans.get(k)
                 t = type(v)
-                if plan is not None and plan[2] is not None and (
+                if plan is not None and plan[2] is not None and t in plan[4] and (
                         t is str and len(v) <= maxlen or t is int and -_I64 <= v < _I64 or t in _SCALARS):
                     parents = plan[2]
                     if len(parents) == 1:  # most fields: "url.domain", "event.action"
@@ -275,13 +298,21 @@ class Renderer:
             self._put(out, "log.origin", {"file": {"name": origin[0], "line": origin[1]}, "function": origin[2]})
         ev_obj = out["event"]
         if type(ev_obj) is not dict:  # an application put a scalar there
-            ev_obj = out["event"] = {"id": uuid7(int(created * 1000)), "original": str(ev_obj)}
+            ev_obj = out["event"] = {"id": uuid7(ms), "original": str(ev_obj)}
         action = ev_obj.get("action")
-        if action is None:
+        if type(action) is not str:
+            if action is not None:
+                self._put(out, "extra.event.action", action)
             action = ev_obj["action"] = "log"
-        if "dataset" not in ev_obj:
+        dataset = ev_obj.get("dataset")
+        if type(dataset) is not str:
+            if dataset is not None:
+                self._put(out, "extra.event.dataset", dataset)
             ev_obj["dataset"] = self.dataset
-        if "outcome" not in ev_obj:
+        outcome = ev_obj.get("outcome")
+        if outcome not in _OUTCOMES:
+            if outcome is not None:
+                self._put(out, "extra.event.outcome", outcome)
             ev_obj["outcome"] = _DEFAULT_OUTCOME.get(action) or (
                 "failure" if level == "error" or level == "critical" else "unknown")
         return out
@@ -315,6 +346,14 @@ _PLAIN, _TEXT, _SECRET, _SPREAD = "plain", "text", "secret", "spread"
 # Values of plain (non-free-text) fields that need no sanitising at all.
 _SCALARS = frozenset({float, bool, type(None)})
 _I64 = 2**63
+_OUTCOMES = frozenset(schema.OUTCOMES)
+_CORE = frozenset(schema.CORE_FIELDS)
+# Python types a value may have for each Elasticsearch field type (bool is not an int here).
+_S, _I, _F, _B, _D = frozenset({str}), frozenset({int}), frozenset({int, float}), frozenset({bool}), frozenset({dict})
+_ACCEPT = {"keyword": _S, "wildcard": _S, "match_only_text": _S, "text": _S, "date": _S, "ip": _S,
+           "long": _I, "integer": _I, "double": _F, "float": _F, "boolean": _B, "object": _D, "flattened": _D}
+# Set by the renderer on every event; application values for them go to extra.* instead.
+_OWNED = frozenset({"@timestamp", "log.level", "message", "ecs.version", "event.id", "logkit.schema_version"})
 _ECS_VERSION = schema.ECS_VERSION
 # Event types that can only end one way (task.succeeded -> success) default to that outcome.
 _DEFAULT_OUTCOME = {a: e.outcomes[0] for a, e in schema.EVENT_TYPES.items() if len(e.outcomes) == 1}

@@ -33,7 +33,7 @@ _URL_CREDS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{1,20}://[^\s:/@]*:)[^\s@/]+@"
 _SCHEMES = re.compile(r"(?i)\b(bearer|basic|token|apikey|api-key)(\s+|=|:\s*)[A-Za-z0-9._~+/=\-]{6,}")
 # parameters whose name says secret, in URLs, forms and "k=v" messages: token=..., api_key=...
 _PARAMS = re.compile(r"(?i)((?:^|[?&;\s,])[\w.\-]*(?:token|secret|passw(?:or)?d|api[_\-]?key|access[_\-]?key|"
-                     r"session[_\-]?id|sessionid)=)[^&;\s#\"',]+")
+                     r"private[_\-]?key|session[_\-]?id|sessionid|authori[sz]ation|cookie|credential)=)[^&;\s#\"',]+")
 # short names that are secrets only as URL query parameters: ?code=, &sig=, ?key=
 _QUERY = re.compile(r"(?i)([?&;](?:pwd|sig|signature|auth|sid|code|key|access_token|session)=)[^&;\s#\"']+")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}")

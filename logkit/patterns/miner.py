@@ -23,6 +23,7 @@ decides otherwise; see ``TemplateMiner.load`` for the rule.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -33,7 +34,7 @@ W = WILDCARD
 #: One configuration for every log source: these two numbers were fixed once on the public
 #: Loghub systems and are never tuned per source (see docs/patterns.md).
 SIMILARITY = 0.5
-SPLIT_MAX_VALUES = 4
+SPLIT_MAX_VALUES = 3
 
 OVERFLOW_TEMPLATE = W
 
@@ -384,6 +385,16 @@ class TemplateMiner:
         return text, template_id(text), True
 
 
+def _looks_variable(value: str) -> bool:
+    # Masked values, and dotted or hyphenated names (host names, domains, dotted keys):
+    # such a column is a variable even with few values, e.g. the three sites a spider
+    # crawled today. State names, verbs and the like are plain words.
+    return W in value or _NAME_RE.search(value) is not None
+
+
+_NAME_RE = re.compile(r"[A-Za-z0-9][.-][A-Za-z]")
+
+
 def regroup(counts: dict[tuple[str, ...], int], split_max_values: int = SPLIT_MAX_VALUES):
     """Final grouping of distinct masked sequences (with their message counts).
 
@@ -434,7 +445,7 @@ def _regroup_length(seqs: dict[tuple[str, ...], int], split_max_values: int):
             for nvalues, pos, values in candidates:
                 # Few distinct plain words: an enumerated constant (a state, a verb), so
                 # the column splits the group; masked values or many words: a variable.
-                if nvalues <= split_max_values and not any(W in v for v in values):
+                if nvalues <= split_max_values and not any(_looks_variable(v) for v in values):
                     column = pos
                     break
             if column is not None:

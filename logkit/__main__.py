@@ -1,0 +1,3 @@
+from logkit.cli import main
+
+main(prog_name="logkit")
