@@ -19,6 +19,8 @@ from . import schema
 from .emit.render import flatten
 
 _TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)$")
+# Other date fields may be local times, as Elasticsearch's default date format allows.
+_DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)?$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _MAJOR = schema.SCHEMA_VERSION.split(".")[0]
 MAX_LINE_BYTES = 1 << 20
@@ -72,7 +74,7 @@ def check_value(name: str, value: Any) -> str | None:
     want = _JSON_TYPES.get(f.type)
     if want is not None and (not isinstance(value, want) or (want is int and isinstance(value, bool))):
         return f"{name} should be {f.type}, got {type(value).__name__}"
-    if f.type == "date" and not _TS.match(value):
+    if f.type == "date" and not (_TS if name == "@timestamp" else _DATE).match(value):
         return f"{name} is not an RFC 3339 timestamp: {value[:40]!r}"
     if f.type == "ip":
         try:

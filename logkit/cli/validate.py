@@ -38,7 +38,7 @@ def _table(results) -> None:
 
     from ..emit.console import escape_terminal
 
-    console = Console()
+    console = Console(soft_wrap=True)
     t = Table(title="logkit validate")
     for col in ("file", "lines", "valid", "invalid", "warnings"):
         t.add_column(col, justify="left" if col == "file" else "right")

@@ -20,13 +20,20 @@ def uuid7(unix_ms: int | None = None) -> str:
     # No lock: under the GIL two threads can at worst read the same counter in the same ms, and
     # the 62 random bits still keep their ids apart; a lock would cost every log call.
     global _last_ms, _seq, _prefix
-    ms = time.time_ns() // 1_000_000 if unix_ms is None else unix_ms
+    now = time.time_ns() // 1_000_000
+    ms = now if unix_ms is None else unix_ms
+    if not -1000 < ms - now < 1000:
+        # An event stamped in the past or future (replays, tests): the id carries that time,
+        # random bits keep it unique, and the ordering state of live events is left alone.
+        r = _getrandbits(62)
+        return "%08x-%04x-7%03x-%04x-%012x" % (ms >> 16, ms & 0xFFFF, _getrandbits(12), 0x8000 | (r >> 48),
+                                                r & 0xFFFFFFFFFFFF)
     if ms > _last_ms:
         _last_ms = ms
         _seq = _getrandbits(8)  # room for 3,800+ ids in one ms before spilling into the next
         _prefix = "%08x-%04x" % (ms >> 16, ms & 0xFFFF)
         seq, prefix = _seq, _prefix
-    elif _last_ms - ms < 1000:
+    else:
         # Same ms (or a counter carry, or the clock stepping back a little): keep ordering by
         # advancing the counter, carrying into the ms field when it overflows.
         _seq += 1
@@ -35,9 +42,6 @@ def uuid7(unix_ms: int | None = None) -> str:
             _seq = 0
             _prefix = "%08x-%04x" % (_last_ms >> 16, _last_ms & 0xFFFF)
         seq, prefix = _seq, _prefix
-    else:
-        # An event stamped well in the past: the id carries that time; random bits keep it unique.
-        seq, prefix = _getrandbits(12), "%08x-%04x" % (ms >> 16, ms & 0xFFFF)
     r = _getrandbits(62)
     return "%s-7%03x-%04x-%012x" % (prefix, seq, 0x8000 | (r >> 48), r & 0xFFFFFFFFFFFF)
 

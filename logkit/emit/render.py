@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
 import sys
 import time
@@ -162,7 +163,8 @@ class Renderer:
                 accept = None
             # parents/leaf make the common case (a value of the right type for a field that is
             # not one of the shared static objects) a dict operation or two in build().
-            fast = kind is _PLAIN and accept is not None and path[0] not in self._static
+            fast = kind is _PLAIN and accept is not None and path[0] not in self._static and \
+                f.type not in ("date", "ip")
             plan = (kind, path, path[:-1] if fast else None, path[-1], accept,
                     f.type if f is not None else None)
         if len(self._plans) < 10_000:  # keys can be attacker-made; keep the cache bounded
@@ -183,7 +185,9 @@ class Renderer:
             if v is None:
                 if ".".join(path) in _CORE:
                     return
-            elif str in accept and type(v) not in (dict, list, tuple, set, frozenset, bytes):
+            elif es_type == "date" and hasattr(v, "isoformat"):
+                v = v.isoformat()
+            elif str in accept and es_type != "date" and type(v) not in (dict, list, tuple, set, frozenset, bytes):
                 v = self.sanitizer.value(v)
                 v = v if type(v) is str else _safe_message(v)
             else:
@@ -193,6 +197,8 @@ class Renderer:
                 ipaddress.ip_address(v)
             except ValueError:
                 kind, path = _TEXT, ("extra", *path)
+        elif es_type == "date" and type(v) is str and kind is not _SECRET and not _RFC3339.match(v):
+            kind, path = _TEXT, ("extra", *path)
         if kind is _SECRET:
             v = MASK
         else:
@@ -348,6 +354,7 @@ _SCALARS = frozenset({float, bool, type(None)})
 _I64 = 2**63
 _OUTCOMES = frozenset(schema.OUTCOMES)
 _CORE = frozenset(schema.CORE_FIELDS)
+_RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)?$")
 # Python types a value may have for each Elasticsearch field type (bool is not an int here).
 _S, _I, _F, _B, _D = frozenset({str}), frozenset({int}), frozenset({int, float}), frozenset({bool}), frozenset({dict})
 _ACCEPT = {"keyword": _S, "wildcard": _S, "match_only_text": _S, "text": _S, "date": _S, "ip": _S,
