@@ -62,14 +62,20 @@ def _run_one(name: str, n: int) -> float:
         call = lambda: log.info("fetched page", **extra)  # noqa: E731
     elif name == "stdlib-plain":
         call = stdlib_with(logging.Formatter("%(message)s"))
-    elif name == "logkit-stdlib":
+    elif name in ("logkit-stdlib", "logkit-structlog"):
+        # logkit as its users set it up: the dictConfig from logging_config(), defaults on
+        # (masking, truncation, fast_records), with the stream pointed at the common sink.
+        import logging.config
+
         import logkit
-        call = stdlib_with(logkit.JSONFormatter("bench", "scrapy"))
-    elif name == "logkit-structlog":
-        import logkit
-        stdlib_with(logkit.JSONFormatter("bench", "scrapy"))
-        slog = logkit.get_logger("bench")
-        call = lambda: slog.info("fetched page", **extra)  # noqa: E731
+        logging.config.dictConfig(logkit.logging_config("bench", "scrapy", stream="stdout"))
+        root.handlers[0].setStream(sink)
+        if name == "logkit-stdlib":
+            log = logging.getLogger("bench")
+            call = lambda: log.info("fetched page", extra=extra)  # noqa: E731
+        else:
+            slog = logkit.get_logger("bench")
+            call = lambda: slog.info("fetched page", **extra)  # noqa: E731
     elif name == "python-json-logger":
         from pythonjsonlogger.json import JsonFormatter
         call = stdlib_with(JsonFormatter())

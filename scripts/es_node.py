@@ -91,16 +91,21 @@ def _as_root() -> bool:
     return os.geteuid() == 0
 
 
-def _readable_by_node_user(path: str) -> bool:
+def _node_user_can(flag: str, path: str) -> bool:
+    """`test flag path` (-r, -x, ...) as the node user."""
     if not _as_root():
-        return os.access(path, os.R_OK)
+        return os.access(path, {"-r": os.R_OK, "-x": os.X_OK}[flag])
     r = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                        "test", "-r", path], check=False)
+                        "test", flag, path], check=False)
     return r.returncode == 0
 
 
-def _ensure_traversable(path: str) -> None:
-    """Give the node user the right to traverse path's ancestors that we own (o+x only)."""
+def _check_reachable(path: str) -> None:
+    """Fails clearly when the node user cannot reach path (a mode-700 ancestor such as /root).
+
+    Nothing outside the directories we create is chmod-ed: callers pick a run directory the
+    node user can traverse (20-elasticsearch.sh gives its RUN_DIR o+x, see there).
+    """
     if not _as_root():
         return
     p = os.path.abspath(path)
@@ -108,11 +113,11 @@ def _ensure_traversable(path: str) -> None:
     while p not in ("/", ""):
         chain.append(p)
         p = os.path.dirname(p)
-    for d in reversed(chain):
-        if _readable_by_node_user(d):
-            continue
-        st = os.stat(d)
-        os.chmod(d, st.st_mode | 0o001)
+    for d in reversed(chain[1:]):  # the ancestors must be traversable
+        if not _node_user_can("-x", d):
+            mode = oct(os.stat(d).st_mode & 0o777)
+            raise NodeError(f"uid {NOBODY} cannot reach {d} (mode {mode}): use a run directory "
+                            f"it can traverse (e.g. `mktemp -d` under /tmp, then chmod o+x)")
 
 
 def link_home(home: str, into: str) -> str:
@@ -135,7 +140,7 @@ def link_home(home: str, into: str) -> str:
         shutil.rmtree(tmp, ignore_errors=True)
         subprocess.run(["cp", "-a", home, tmp], check=True)
     os.rename(tmp, into)
-    _ensure_traversable(into)
+    _check_reachable(os.path.join(into, "lib"))
     return into
 
 
@@ -176,8 +181,8 @@ class Node:
                 os.chown(root, NOBODY, NOBODY)
                 for f in files:
                     os.chown(os.path.join(root, f), NOBODY, NOBODY)
-        _ensure_traversable(d)
-        if not _readable_by_node_user(os.path.join(self.home, "lib")):
+        _check_reachable(os.path.join(d, "data"))
+        if not _node_user_can("-r", os.path.join(self.home, "lib")):
             raise NodeError(f"{self.home} is not readable by uid {NOBODY}: use link_home()")
 
         settings = {

@@ -48,6 +48,7 @@ class ESCluster:
                 base_dir = tempfile.mkdtemp(prefix="cluster-", dir=os.path.join(run, "es"))
             else:
                 base_dir = tempfile.mkdtemp(prefix="logkit-es-cluster-")
+        os.chmod(base_dir, 0o755)  # mkdtemp makes it 700; the nodes run as uid 65534 under root
         self.base_dir = base_dir
         self.cluster_name = cluster_name or f"logkit-test-{os.path.basename(base_dir)}".lower()
         ports = es_node.free_ports(2 * size)

@@ -56,8 +56,8 @@ def _run(cmd: list[str], secs: int = 60) -> subprocess.CompletedProcess:
                           timeout=secs + 15, stdin=subprocess.DEVNULL)
 
 
-def _config(es_url: str, ndjson: Path, index: str, version: str) -> str:
-    extra = "  allow_older_versions: true\n" if not version.startswith("7.") else ""
+def _config(es_url: str, ndjson: Path, index: str) -> str:
+    # 9.0 talks to the 8.19 node without output.elasticsearch.allow_older_versions
     return f"""\
 filebeat.inputs:
   - type: filestream
@@ -73,7 +73,7 @@ filebeat.inputs:
 output.elasticsearch:
   hosts: [{json.dumps(es_url)}]
   index: {json.dumps(index)}
-{extra}setup.ilm.enabled: false
+setup.ilm.enabled: false
 setup.template.enabled: false
 setup.template.name: {json.dumps(index)}
 setup.template.pattern: {json.dumps(index + "*")}
@@ -90,11 +90,11 @@ def test_version(filebeat):
 
 
 def test_config_check(filebeat, tmp_path):
-    path, version = filebeat
+    path, _version = filebeat
     es_url = "http://127.0.0.1:9"  # `test config` does not connect (`test output` would)
     ndjson = tmp_path / "in.ndjson"
     ndjson.write_text("{}\n")
-    cfg = _write_config(tmp_path, _config(es_url, ndjson, "logkit-fbtest-config", version))
+    cfg = _write_config(tmp_path, _config(es_url, ndjson, "logkit-fbtest-config"))
     r = _run([path, "test", "config", "-c", str(cfg), *_paths(tmp_path)], 60)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Config OK" in r.stdout
@@ -120,7 +120,7 @@ def test_ships_ndjson_into_elasticsearch(filebeat, tmp_path, es_url, es_client, 
                 "url": {"domain": "example.com", "path": f"/item/{i}"},
             }) + "\n")
     assert ndjson.stat().st_size > 1024  # filestream's fingerprint identity needs >= 1 KiB
-    cfg = _write_config(tmp_path, _config(es_url, ndjson, index, version))
+    cfg = _write_config(tmp_path, _config(es_url, ndjson, index))
     out = (tmp_path / "filebeat.out").open("w")
     proc = subprocess.Popen(
         ["timeout", "-k", "5", "120", path, "-e", "-c", str(cfg), *_paths(tmp_path)],

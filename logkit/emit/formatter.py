@@ -17,7 +17,25 @@ from .render import Renderer, flatten, level_name
 _RESERVED = frozenset(RESERVED_ATTRS) | {"message", "asctime", "taskName", "logkit_fields", "color_message"}
 
 
+_LEVEL_NAMES = {10: "debug", 20: "info", 30: "warning", 40: "error", 50: "critical"}
 _N_INIT_ATTRS = len(logging.LogRecord("", 0, "", 0, "", None, None).__dict__)
+
+
+def speed_up_records(keep_origin: bool = False) -> None:
+    """Turn off the LogRecord attributes logkit's events do not use (the logging HOWTO's
+    "Optimization" flags): thread, process and multiprocessing names, and — unless the source
+    location is wanted — the stack walk that finds the caller. Saves about 1.8 µs per call.
+
+    Process-wide: another handler that prints ``%(threadName)s`` or ``%(lineno)d`` would see
+    None/0, which is why only ``logging_config()`` turns it on (``fast_records=False`` to keep them).
+    """
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    if hasattr(logging, "logAsyncioTasks"):
+        logging.logAsyncioTasks = False
+    if not keep_origin:
+        logging._srcfile = None
 
 
 class JSONFormatter(logging.Formatter):
@@ -31,8 +49,10 @@ class JSONFormatter(logging.Formatter):
                  environment: str | None = None, dataset: str | None = None, version: str | None = None,
                  mask: bool = True, secret_keys=None, extra_secret_keys=(), max_length: int = 16_384,
                  max_stack_trace: int = 65_536, include_origin: bool = False, renderer: str = "json",
-                 fmt=None, datefmt=None, style="%", validate=True, **_ignored: Any):
+                 fast_records: bool = False, fmt=None, datefmt=None, style="%", validate=True, **_ignored: Any):
         super().__init__()
+        if fast_records:
+            speed_up_records(keep_origin=include_origin)
         if renderer not in ("json", "console"):
             raise ValueError("renderer must be 'json' or 'console'")
         self.renderer = Renderer(service, service_type, environment=environment, dataset=dataset,
@@ -49,18 +69,23 @@ class JSONFormatter(logging.Formatter):
         """The nested event for a record (what :meth:`format` serialises)."""
         fields = getattr(record, "logkit_fields", None)
         if fields is None:
-            # Extras are set after LogRecord.__init__'s own attributes: skip those by position.
-            fields = {k: v for k, v in islice(record.__dict__.items(), _N_INIT_ATTRS, None)
-                      if k not in _RESERVED}
+            # Extras are set after LogRecord.__init__'s own attributes: skip those by position,
+            # then drop what formatters add later (message, asctime).
+            fields = dict(islice(record.__dict__.items(), _N_INIT_ATTRS, None))
+            if fields and not fields.keys().isdisjoint(_RESERVED):
+                fields = {k: v for k, v in fields.items() if k not in _RESERVED}
         try:
-            message = record.getMessage()
+            message = record.msg
+            if record.args or type(message) is not str:
+                message = record.getMessage()
         except Exception as e:  # bad %-args must not lose the event
             message = f"{_safe_repr(record.msg)} % {_safe_repr(record.args)} " \
                       f"[logkit: message formatting failed: {type(e).__name__}]"
         exc = record.exc_info[1] if record.exc_info else None
         r = self.renderer
         origin = (record.pathname, record.lineno, record.funcName) if r.include_origin else None
-        out = r.build(message, level_name(record.levelno), record.name, record.created, fields, exc, origin)
+        out = r.build(message, _LEVEL_NAMES.get(record.levelno) or level_name(record.levelno), record.name,
+                      record.created, fields, exc, origin)
         if record.stack_info and not (type(out.get("error")) is dict and "stack_trace" in out["error"]):
             r._put(out, "error.stack_trace", record.stack_info)
         return out

@@ -7,6 +7,7 @@ prefork Celery workers do not share sequences.
 """
 from __future__ import annotations
 
+import os
 import random
 import time
 
@@ -14,20 +15,37 @@ _last_ms = 0
 _seq = 0
 _prefix = ""
 _getrandbits = random.getrandbits
+_POOL_CHARS = 16 * 512
+_pool = ""
+_pos = _POOL_CHARS
+_HEX3 = ["%03x" % i for i in range(4096)]
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+
+
+def _reset_pool() -> None:
+    # A forked child must not reuse the random bytes its parent already holds.
+    global _pos
+    _pos = _POOL_CHARS
+
+
+os.register_at_fork(after_in_child=_reset_pool)
 
 
 def uuid7(unix_ms: int | None = None) -> str:
     # No lock: under the GIL two threads can at worst read the same counter in the same ms, and
     # the 62 random bits still keep their ids apart; a lock would cost every log call.
     global _last_ms, _seq, _prefix
-    now = time.time_ns() // 1_000_000
-    ms = now if unix_ms is None else unix_ms
-    if not -1000 < ms - now < 1000:
-        # An event stamped in the past or future (replays, tests): the id carries that time,
-        # random bits keep it unique, and the ordering state of live events is left alone.
-        r = _getrandbits(62)
-        return "%08x-%04x-7%03x-%04x-%012x" % (ms >> 16, ms & 0xFFFF, _getrandbits(12), 0x8000 | (r >> 48),
-                                                r & 0xFFFFFFFFFFFF)
+    if unix_ms is None:
+        ms = time.time_ns() // 1_000_000
+    else:
+        ms = unix_ms
+        # An event stamped in the past or future (replays, tests) gets an id carrying that
+        # time, with random bits for uniqueness, and leaves the live ordering state alone. Only
+        # a time far from the last live one needs the clock to tell which it is.
+        if not -1000 < ms - _last_ms < 1000 and not -1000 < ms - time.time_ns() // 1_000_000 < 1000:
+            r = _getrandbits(62)
+            return "%08x-%04x-7%03x-%04x-%012x" % (ms >> 16, ms & 0xFFFF, _getrandbits(12),
+                                                    0x8000 | (r >> 48), r & 0xFFFFFFFFFFFF)
     if ms > _last_ms:
         _last_ms = ms
         _seq = _getrandbits(8)  # room for 3,800+ ids in one ms before spilling into the next
@@ -42,8 +60,15 @@ def uuid7(unix_ms: int | None = None) -> str:
             _seq = 0
             _prefix = "%08x-%04x" % (_last_ms >> 16, _last_ms & 0xFFFF)
         seq, prefix = _seq, _prefix
-    r = _getrandbits(62)
-    return "%s-7%03x-%04x-%012x" % (prefix, seq, 0x8000 | (r >> 48), r & 0xFFFFFFFFFFFF)
+    # 64 random bits as hex from a pooled os.urandom() read: slicing is cheaper than formatting
+    # integers, which matters on every log call. The top two bits become the RFC variant.
+    global _pool, _pos
+    pos = _pos
+    if pos >= _POOL_CHARS:
+        _pool, pos = os.urandom(_POOL_CHARS // 2).hex(), 0
+    _pos = pos + 16
+    r = _pool[pos:pos + 16]
+    return f"{prefix}-7{_HEX3[seq]}-{_VARIANT[r[0]]}{r[1:4]}-{r[4:16]}"
 
 
 def uuid7_time_ms(event_id: str) -> int:

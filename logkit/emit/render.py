@@ -126,6 +126,7 @@ class Renderer:
         self.max_length = max_length
         self.include_origin = include_origin
         self._plans: dict[Any, tuple] = {}
+        self._shapes: dict[tuple, Any] = {}
 
     # --- where each key goes ---------------------------------------------------------------
     def _plan(self, k: Any) -> tuple:
@@ -229,6 +230,75 @@ class Renderer:
         else:
             node[leaf] = v
 
+    def _compile_shape(self, keys: tuple) -> Any:
+        """A function placing the fields of one call-site shape, or None when it cannot.
+
+        Log calls repeat the same keys at the same call site. For such a tuple of keys this
+        generates straight-line code: unpack the values, check each has its field's type and a
+        safe size, mask the free-text ones, and write nested dict literals. It returns False
+        (having changed nothing) whenever a value or the event so far does not fit, and the
+        general per-key path runs instead; so it is only ever a shortcut, and a test checks the
+        two give identical events. Field names reach the code as ``repr()`` literals only, and only
+        for keys that are plain identifiers-with-dots of bounded length.
+        """
+        if not 0 < len(keys) <= 32:
+            return None
+        tree: dict = {}
+        guards, masks = [], []
+        for i, k in enumerate(keys):
+            if type(k) is not str or len(k) > 100 or not _SAFE_KEY.match(k):
+                return None
+            kind, path, _, _, accept, es_type = self._plan(k)
+            if kind not in (_PLAIN, _TEXT) or path[0] in self._static or es_type in ("date", "ip") \
+                    or (path[0] == "event" and len(path) != 2):
+                return None
+            v = f"v{i}"
+            if accept is None:
+                if es_type is not None:  # tags and other any-shaped schema fields
+                    return None
+                guards.append(f"(type({v}) is str and len({v}) <= M or type({v}) is int and -I <= {v} < I "
+                              f"or type({v}) in S)")
+            elif accept is _S:
+                guards.append(f"type({v}) is str and len({v}) <= M")
+            elif accept is _I:
+                guards.append(f"type({v}) is int and -I <= {v} < I")
+            elif accept is _F:
+                guards.append(f"(type({v}) is float or type({v}) is int and -I <= {v} < I)")
+            elif accept is _B:
+                guards.append(f"type({v}) is bool")
+            else:
+                return None
+            if kind is _TEXT and self.mask:
+                masks.append(f"    if type({v}) is str: {v} = mask({v})")
+            node = tree
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+                if not isinstance(node, dict):
+                    return None
+            if path[-1] in node:
+                return None
+            node[path[-1]] = v
+
+        def literal(node) -> str:
+            return "{" + ", ".join(f"{k!r}: {literal(x) if isinstance(x, dict) else x}" for k, x in node.items()) + "}"
+
+        tops = [t for t in tree if t != "event"]
+        lines = ["def apply(out, fields):",
+                 f"    {', '.join(f'v{i}' for i in range(len(keys)))}, = fields.values()",
+                 f"    if not ({' and '.join(guards)}):", "        return False"]
+        if tops:
+            lines += [f"    if {' or '.join(f'{t!r} in out' for t in tops)}:", "        return False"]
+        lines += masks
+        for t in tops:
+            lines.append(f"    out[{t!r}] = {literal(tree[t])}")
+        if "event" in tree:
+            lines.append("    ev = out['event']")
+            lines += [f"    ev[{leaf!r}] = {v}" for leaf, v in tree["event"].items()]
+        lines.append("    return True")
+        ns = {"M": self.max_length, "I": _I64, "S": _SCALARS, "mask": mask_text}
+        exec(compile("\n".join(lines), "<logkit shape>", "exec"), ns)  # noqa: S102 - see docstring
+        return ns["apply"]
+
     # --- the event -------------------------------------------------------------------------
     def build(self, message: Any, level: str, logger: str | None, created: float,
               fields: Mapping[str, Any] | None = None, exc: BaseException | None = None,
@@ -252,7 +322,7 @@ class Renderer:
             "message": msg,
             "ecs.version": _ECS_VERSION,
             **self._static,
-            "event": {"id": uuid7(ms)},
+            "event": {"id": uuid7(ms), "action": "log", "dataset": self.dataset},
             "process": {"pid": _pid},
             "log": {"logger": logger or "root"},
         }
@@ -260,6 +330,15 @@ class Renderer:
         if ctx:
             for k, v in ctx.items():
                 self._put(out, k, v)
+        if fields:
+            keys = tuple(fields)
+            shape = self._shapes.get(keys, _MISS)
+            if shape is _MISS:
+                shape = self._compile_shape(keys)
+                if len(self._shapes) < 512:
+                    self._shapes[keys] = shape
+            if shape is not None and shape(out, fields):
+                fields = None
         if fields:
             plans = self._plans
             maxlen = self.max_length
@@ -302,24 +381,15 @@ class Renderer:
                 self._put(out, "span.id", otel[1])
         if origin is not None and self.include_origin:
             self._put(out, "log.origin", {"file": {"name": origin[0], "line": origin[1]}, "function": origin[2]})
+        # Values reach event.* only through type-checked placement, so action and dataset are
+        # strings here; the outcome must also be one of the allowed values.
         ev_obj = out["event"]
-        if type(ev_obj) is not dict:  # an application put a scalar there
-            ev_obj = out["event"] = {"id": uuid7(ms), "original": str(ev_obj)}
-        action = ev_obj.get("action")
-        if type(action) is not str:
-            if action is not None:
-                self._put(out, "extra.event.action", action)
-            action = ev_obj["action"] = "log"
-        dataset = ev_obj.get("dataset")
-        if type(dataset) is not str:
-            if dataset is not None:
-                self._put(out, "extra.event.dataset", dataset)
-            ev_obj["dataset"] = self.dataset
         outcome = ev_obj.get("outcome")
-        if outcome not in _OUTCOMES:
+        if outcome is None or outcome not in _OUTCOMES:
             if outcome is not None:
+                del ev_obj["outcome"]
                 self._put(out, "extra.event.outcome", outcome)
-            ev_obj["outcome"] = _DEFAULT_OUTCOME.get(action) or (
+            ev_obj["outcome"] = _DEFAULT_OUTCOME.get(ev_obj["action"]) or (
                 "failure" if level == "error" or level == "critical" else "unknown")
         return out
 
@@ -353,6 +423,7 @@ _PLAIN, _TEXT, _SECRET, _SPREAD = "plain", "text", "secret", "spread"
 _SCALARS = frozenset({float, bool, type(None)})
 _I64 = 2**63
 _OUTCOMES = frozenset(schema.OUTCOMES)
+_SAFE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _CORE = frozenset(schema.CORE_FIELDS)
 _RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)?$")
 # Python types a value may have for each Elasticsearch field type (bool is not an int here).

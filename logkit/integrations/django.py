@@ -262,8 +262,8 @@ class RequestLogMiddleware:
         ua = request.META.get("HTTP_USER_AGENT")
         if ua:
             fields[USER_AGENT] = ua
-        if self.log_user and state.user_id is None:
-            uid = _user_id(_evaluated_user(request))
+        if self.log_user:
+            uid = state.user_id or _user_id(_evaluated_user(request))
             if uid:
                 fields[USER_ID] = uid
         if response is not None and not getattr(response, "streaming", False):

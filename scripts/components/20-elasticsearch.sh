@@ -74,8 +74,13 @@ case "${1:-}" in
   start)
     run=${2:?usage: $0 start RUN_DIR}
     d=$run/es; mkdir -p "$d"
-    # a hard-linked copy that uid 65534 can read (the cache is usually under /root, mode 700)
+    # as root the node runs as uid 65534, which must traverse RUN_DIR (mktemp -d makes it 700)
+    [ "$(id -u)" -ne 0 ] || chmod o+x "$run"
+    # a hard-linked copy that uid 65534 can read (the cache is usually under /root, mode 700);
+    # the shared lock keeps a concurrent `install` from swapping the plugin while we link
+    exec 9>"$ES_CACHE/.install.lock"; flock -s 9
     home=$("$PY" "$ROOT/scripts/es_node.py" link-home --home "$ES_HOME" --into "$d/home")
+    exec 9>&-
     "$PY" "$ROOT/scripts/es_node.py" start --home "$home" --dir "$d/node-1" --wait yellow > "$d/node.env"
     url=$(sed -n 's/^url=//p' "$d/node.env")
     echo "LOGKIT_TEST_ES_URL=$url"

@@ -1,0 +1,431 @@
+"""The DuckDB store: an ``events`` table with typed, flat columns named like the schema fields,
+loaded incrementally from files.
+
+Tables (``logkit query`` sees them all):
+
+- ``events`` — one row per event: ``"@timestamp"`` (TIMESTAMPTZ), then one typed column per field
+  (``"url.domain"``, ``"http.response.status_code"``...; see columns.py), and ``_file_id``.
+- ``files`` — what has been loaded from which file: identity (device, inode and a hash of the first
+  bytes, up to 4 KiB), the byte offset loaded so far, its line shape and compression. Loading the
+  same file twice adds nothing; a grown file adds only its new bytes; a file replaced at the same
+  path (rotation) is a new file.
+- ``bad_input`` — per file and reason, how many lines could not be used and the first line numbers.
+
+Loading one file: DuckDB reads it (``read_ndjson`` with explicit column types: the fast path).
+Only when DuckDB refuses the file (malformed JSON, non-UTF-8 bytes, a cut gzip stream, a value of
+the wrong type) does the slow path run: Python reads the lines, counts the bad ones by reason, and
+DuckDB loads the good ones from a clean copy. So the common case pays nothing for bad-line
+accounting, and no bad line is lost silently. Events without a usable ``@timestamp`` are counted from
+the loaded rows and then removed (a figure needs a time).
+
+``.zst`` files are always decompressed by Python first: DuckDB reads a cut zstd stream as if it
+were complete, which would lose data silently.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import duckdb
+
+from . import inputs as inp
+from .columns import ALL_FIELDS, REPORT_FIELDS, col, columns_sql, duck_type, select_list
+
+TS = col("@timestamp")
+
+
+@dataclass
+class FileResult:
+    path: str
+    status: str            # loaded | unchanged | error
+    events: int = 0
+    format: str = ""
+    compression: str = ""
+    bad: inp.BadLines = field(default_factory=inp.BadLines)
+    error: str = ""
+
+
+@dataclass
+class LoadResult:
+    files: list[FileResult] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)   # inputs that named nothing readable
+
+    @property
+    def events(self) -> int:
+        return sum(f.events for f in self.files)
+
+    @property
+    def bad_lines(self) -> int:
+        return sum(sum(f.bad.counts.values()) for f in self.files)
+
+
+class NothingToRead(Exception):
+    """No input could be read (and the store holds no events): exit code 2."""
+
+
+def _quote(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+class Store:
+    """A DuckDB database holding events. ``path=None``: in memory (compressed), for one analysis.
+
+    ``fields``: the columns of the events table; a file store keeps every schema field (``logkit
+    query`` over it sees them all), an in-memory one only what the report reads (faster to load).
+    """
+
+    def __init__(self, path: str | None = None, *, fields: Sequence[str] | None = None,
+                 memory_limit: str | None = None, threads: int | None = None, read_only: bool = False):
+        self.path = path
+        self._tmp = tempfile.mkdtemp(prefix="logkit-analyze-")
+        if path:
+            self.con = duckdb.connect(path, read_only=read_only)
+        else:
+            self.con = duckdb.connect()
+            # Compressed in-memory tables: 10M events in a few hundred MB instead of several GB.
+            self.con.execute("ATTACH ':memory:' AS lk (COMPRESS)")
+            self.con.execute("USE lk")
+        c = self.con
+        c.execute("SET TimeZone = 'UTC'")
+        c.execute("SET preserve_insertion_order = false")
+        c.execute(f"SET temp_directory = {_quote(self._tmp)}")
+        if memory_limit:
+            c.execute(f"SET memory_limit = {_quote(memory_limit)}")
+        if threads:
+            c.execute(f"SET threads = {int(threads)}")
+        existing = self._columns("events")
+        if existing:
+            self.fields = tuple(n for n in (fields or ALL_FIELDS) if n in existing) \
+                if fields else tuple(n for n in ALL_FIELDS if n in existing)
+            if not read_only:
+                missing = [n for n in (fields or ()) if n not in existing]
+                for n in missing:  # a store made by an older logkit: add the new columns
+                    c.execute(f"ALTER TABLE events ADD COLUMN {col(n)} {duck_type(n)}")
+                self.fields = self.fields + tuple(missing)
+        else:
+            self.fields = tuple(fields or (ALL_FIELDS if path else REPORT_FIELDS))
+            if TS.strip('"') not in self.fields:
+                raise ValueError("the events table needs @timestamp")
+            if not read_only:
+                self._create()
+
+    # --- schema ----------------------------------------------------------------------------
+    def _columns(self, table: str) -> list[str]:
+        try:
+            return [r[0] for r in self.con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                "AND table_catalog = current_database() ORDER BY ordinal_position", [table]).fetchall()]
+        except duckdb.Error:
+            return []
+
+    def _create(self) -> None:
+        cols = ", ".join(f"{col(n)} {duck_type(n)}" for n in self.fields)
+        self.con.execute(f"CREATE TABLE IF NOT EXISTS events ({cols}, _file_id INTEGER)")
+        self.con.execute("""CREATE TABLE IF NOT EXISTS files (
+            file_id INTEGER PRIMARY KEY, path VARCHAR, dev UBIGINT, ino UBIGINT, head_len INTEGER,
+            head_hash VARCHAR, compression VARCHAR, format VARCHAR, size BIGINT, "offset" BIGINT,
+            events BIGINT, first_loaded TIMESTAMPTZ, last_loaded TIMESTAMPTZ)""")
+        self.con.execute("""CREATE TABLE IF NOT EXISTS bad_input (
+            file_id INTEGER, path VARCHAR, reason VARCHAR, count BIGINT, first_lines INTEGER[])""")
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        finally:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def event_count(self) -> int:
+        return self.con.execute("SELECT count(*) FROM events").fetchone()[0]
+
+    # --- loading ---------------------------------------------------------------------------
+    def load(self, paths: Sequence[str], *, progress: bool = False, stdin=None) -> LoadResult:
+        """Append the events of ``paths`` (files, globs, directories, ``-``) not loaded before."""
+        sources, errors = inp.expand(list(paths), stdin=stdin, tmpdir=self._tmp)
+        result = LoadResult(errors=dict(errors))
+        bar = _Progress(self.con, sources) if progress else None
+        try:
+            for src in sources:
+                if bar:
+                    bar.start(src)
+                try:
+                    fr = self._load_source(src)
+                except OSError as e:
+                    fr = FileResult(src.path, "error", error=f"{inp.UNREADABLE}: {e.strerror or e}")
+                except duckdb.Error as e:  # should not happen: the slow path absorbs bad input
+                    fr = FileResult(src.path, "error", error=f"could not load: {str(e).splitlines()[0]}")
+                result.files.append(fr)
+                if fr.status == "error":
+                    result.errors[src.path] = fr.error
+                if bar:
+                    bar.done(src)
+                if src.stdin:
+                    try:
+                        os.unlink(src.real)
+                    except OSError:
+                        pass
+        finally:
+            if bar:
+                bar.close()
+        if self.path:
+            self.con.execute("CHECKPOINT")
+        return result
+
+    def _find_prior(self, src: inp.Source, ident: inp.Identity):
+        rows = self.con.execute(
+            'SELECT file_id, head_len, head_hash, "offset", size FROM files WHERE dev = ? AND ino = ? '
+            "ORDER BY file_id DESC", [ident.dev, ident.ino]).fetchall()
+        for fid, head_len, head_hash, offset, size in rows:
+            if src.stdin:
+                if head_hash == ident.head_hash:
+                    return fid, offset
+                continue
+            if head_len == ident.head_len and head_hash == ident.head_hash or \
+                    inp.head_hash(src.real, head_len) == head_hash:
+                return fid, offset
+        return None
+
+    def _load_source(self, src: inp.Source) -> FileResult:
+        ident = inp.identity(src.real)
+        if src.stdin:  # a spooled copy: its identity is its content
+            import hashlib
+            h = hashlib.sha256()
+            with open(src.real, "rb") as f:
+                for b in iter(lambda: f.read(2**20), b""):
+                    h.update(b)
+            ident = inp.Identity(0, 0, ident.size, -1, h.hexdigest())
+        prior = self._find_prior(src, ident)
+        start = 0
+        if prior is not None:
+            fid, offset = prior
+            if ident.size == offset:
+                return FileResult(src.path, "unchanged", compression=src.compression)
+            if ident.size > offset:
+                start = offset
+            else:  # shrank: truncated and rewritten in place; a new file for us
+                prior = None
+        if prior is None:
+            fid = self.con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM files").fetchone()[0]
+        fmt = inp.sniff(src.real, src.compression, start if src.compression == "none" else 0)
+        fr = FileResult(src.path, "loaded", format=fmt, compression=src.compression)
+        end = ident.size
+        line_base = 0 if start == 0 else None  # computed only when a line number is needed
+
+        def base() -> int:
+            nonlocal line_base
+            if line_base is None:
+                line_base = inp.count_newlines(src.real, start) if src.compression == "none" else 0
+            return line_base
+
+        direct = start == 0 and src.compression in ("none", "gzip") and not src.stdin \
+            and _ends_with_newline(src.real, src.compression, ident.size)
+        if direct:
+            target, comp = _safe_path(src.real, self._tmp), src.compression
+        else:
+            # A byte range (new bytes of a grown file, a file cut mid-line, a zstd stream):
+            # materialise it first, so DuckDB reads exactly that.
+            target, comp = os.path.join(self._tmp, f"part-{fid}.ndjson"), "none"
+            with open(target, "wb") as out:
+                if src.compression == "none":
+                    end = _copy_complete_lines(src.real, start, ident.size, out)
+                else:
+                    n, cut = inp.decompress_to(src.real, src.compression, start, out)
+                    if cut:
+                        fr.bad.add(inp.TRUNCATED, None)
+        try:
+            n = self._insert(target, comp, fid, fmt, strict=True)
+            if direct and os.stat(src.real).st_size != ident.size:
+                # The file grew while DuckDB read it: we cannot tell where it stopped. Redo from a
+                # snapshot of the bytes we measured.
+                self.con.execute("DELETE FROM events WHERE _file_id = ?", [fid])
+                raise _Redo()
+        except (duckdb.Error, _Redo) as e:
+            if direct and not isinstance(e, _Redo):
+                self.con.execute("DELETE FROM events WHERE _file_id = ?", [fid])
+            clean = os.path.join(self._tmp, f"clean-{fid}.ndjson")
+            with open(clean, "wb") as out:
+                if direct and src.compression == "none":
+                    snap = os.path.join(self._tmp, f"snap-{fid}.ndjson")
+                    with open(snap, "wb") as so:
+                        end = _copy_complete_lines(src.real, 0, ident.size, so)
+                    res = inp.scan(snap, "none", clean=out)
+                    os.unlink(snap)
+                elif direct:
+                    res = inp.scan(src.real, src.compression, clean=out)
+                else:
+                    res = inp.scan(target, "none", clean=out, line_base=base())
+            fr.bad.merge(res.bad)
+            n = self._insert(clean, "none", fid, fmt, strict=False) if res.good else 0
+            os.unlink(clean)
+            no_ts_lines = res.no_ts_lines
+        else:
+            no_ts_lines = None
+        if not direct:
+            try:
+                os.unlink(target)
+            except OSError:
+                pass
+        missing = self.con.execute(f"SELECT count(*) FROM events WHERE _file_id = ? AND {TS} IS NULL",
+                                   [fid]).fetchone()[0]
+        if missing:
+            self.con.execute(f"DELETE FROM events WHERE _file_id = ? AND {TS} IS NULL", [fid])
+            if no_ts_lines is None:
+                if direct:
+                    no_ts_lines = inp.scan(src.real, src.compression, ts_only=True).no_ts_lines
+                else:
+                    no_ts_lines = []
+            fr.bad.add(inp.NO_TIMESTAMP, None, missing)
+            fr.bad.first[inp.NO_TIMESTAMP] = no_ts_lines[:inp.FIRST_LINES]
+            n -= missing
+        fr.events = n
+        offset = ident.size if src.compression != "none" else end
+        now = "now()"
+        if prior is None:
+            self.con.execute(
+                f"INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {now}, {now})",
+                [fid, src.path, ident.dev, ident.ino, ident.head_len, ident.head_hash, src.compression,
+                 fmt, ident.size, offset, n])
+        else:
+            self.con.execute(
+                f'UPDATE files SET path = ?, size = ?, "offset" = ?, events = events + ?, '
+                f"head_len = ?, head_hash = ?, last_loaded = {now} WHERE file_id = ?",
+                [src.path, ident.size, offset, n, ident.head_len, ident.head_hash, fid])
+        for reason, count in fr.bad.counts.items():
+            self._add_bad(fid, src.path, reason, count, fr.bad.first.get(reason, []))
+        return fr
+
+    def _add_bad(self, fid: int, path: str, reason: str, count: int, lines: list[int]) -> None:
+        row = self.con.execute("SELECT count, first_lines FROM bad_input WHERE file_id = ? AND reason = ?",
+                               [fid, reason]).fetchone()
+        if row is None:
+            self.con.execute("INSERT INTO bad_input VALUES (?, ?, ?, ?, ?)", [fid, path, reason, count, lines])
+        else:
+            merged = (list(row[1] or []) + lines)[:inp.FIRST_LINES]
+            self.con.execute("UPDATE bad_input SET count = count + ?, first_lines = ? "
+                             "WHERE file_id = ? AND reason = ?", [count, merged, fid, reason])
+
+    def _insert(self, path: str, compression: str, fid: int, fmt: str, *, strict: bool) -> int:
+        root = "_source" if fmt == "es" else None
+        sql = (f"INSERT INTO events ({', '.join(col(n) for n in self.fields)}, _file_id) "
+               f"SELECT {select_list(self.fields, root=root)}, {int(fid)} "
+               f"FROM read_ndjson({_quote(path)}, columns={columns_sql(self.fields, root=root)}, "
+               f"compression={_quote(compression)}, ignore_errors={'false' if strict else 'true'}, "
+               f"maximum_object_size={2 * inp.MAX_LINE})")
+        return self.con.execute(sql).fetchone()[0]
+
+
+class _Redo(Exception):
+    pass
+
+
+def _ends_with_newline(path: str, compression: str, size: int) -> bool:
+    if compression != "none":
+        return True  # DuckDB handles the last line of a compressed file; growth is rare there
+    if size == 0:
+        return False
+    with open(path, "rb") as f:
+        f.seek(size - 1)
+        return f.read(1) == b"\n"
+
+
+def _copy_complete_lines(path: str, start: int, size: int, out) -> int:
+    """Copy bytes [start, size) up to the last newline (and a final unterminated line when it is a
+    complete JSON value). Returns the offset after the last byte copied."""
+    import orjson
+    with open(path, "rb") as f:
+        f.seek(start)
+        left = size - start
+        last = b""
+        while left > 0:
+            b = f.read(min(2**20, left))
+            if not b:
+                break
+            left -= len(b)
+            b = last + b
+            i = b.rfind(b"\n")
+            if i < 0:
+                last = b
+                continue
+            out.write(b[:i + 1])
+            last = b[i + 1:]
+        if last:
+            try:
+                orjson.loads(last)
+                out.write(last + b"\n")
+                return size
+            except orjson.JSONDecodeError:
+                return size - len(last)
+        return size
+
+
+def _safe_path(path: str, tmpdir: str) -> str:
+    """DuckDB expands glob characters in file names: hand it a symlink without them."""
+    if not any(ch in path for ch in "*?[]{}'"):
+        return path
+    link = os.path.join(tmpdir, f"link-{abs(hash(path))}-{time.monotonic_ns()}")
+    os.symlink(os.path.abspath(path), link)
+    return link
+
+
+class _Progress:
+    """A rich progress bar on stderr: files done, and DuckDB's progress within the current file."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, sources: list[inp.Source]):
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        self.con = con
+        self.sizes = {id(s): _size(s.real) for s in sources}
+        total = sum(self.sizes.values()) or 1
+        self.progress = Progress(TextColumn("loading {task.fields[name]}"), BarColumn(),
+                                 TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+                                 console=Console(stderr=True), transient=True)
+        self.task = self.progress.add_task("load", total=total, name="")
+        self.done_bytes = 0
+        self._cur = 0
+        self._stop = threading.Event()
+        self.progress.start()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.2):
+            try:
+                p = self.con.query_progress()
+            except Exception:
+                p = -1
+            if p is not None and p >= 0:
+                self.progress.update(self.task, completed=self.done_bytes + self._cur * min(p, 100) / 100)
+
+    def start(self, src: inp.Source) -> None:
+        self._cur = self.sizes.get(id(src), 0)
+        name = os.path.basename(src.path)
+        self.progress.update(self.task, name=name[:40])
+
+    def done(self, src: inp.Source) -> None:
+        self.done_bytes += self.sizes.get(id(src), 0)
+        self._cur = 0
+        self.progress.update(self.task, completed=self.done_bytes)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(1)
+        self.progress.stop()
+
+
+def _size(p: str) -> int:
+    try:
+        return os.path.getsize(p)
+    except OSError:
+        return 0
+
