@@ -96,3 +96,30 @@ def test_timestamps_from_any_time_are_rfc3339():
         assert dt.datetime.strptime(ev["@timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ")
     assert RENDERER.event("m", "info", "l", 1.5)["@timestamp"] == "1970-01-01T00:00:01.500Z"
     assert decimal  # imported for the strategies above
+
+
+class _NoShapes(Renderer):
+    def _compile_shape(self, keys):
+        return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(fields=st.dictionaries(st.one_of(st.sampled_from(sorted(schema.FIELDS)), st.from_regex(r"[a-z_]{1,8}", fullmatch=True),
+                                        st.sampled_from(["extra.note", "labels.team", "url", "event"])),
+                              st.one_of(st.text(max_size=40), st.integers(), st.floats(allow_nan=False), st.booleans(),
+                                        st.none(), st.just("https://u:pw123456@h/x?token=abcdef"), st.text(min_size=3000, max_size=3001)),
+                              max_size=10),
+       ctx=st.dictionaries(st.sampled_from(["trace.id", "url.domain", "user.id", "tenant"]), st.text(max_size=10), max_size=2),
+       level=st.sampled_from(schema.LEVELS))
+def test_call_site_shortcut_gives_the_same_event_as_the_general_path(fields, ctx, level):
+    from logkit.emit import context
+    fast, slow = Renderer("p", "scrapy", max_length=2000), _NoShapes("p", "scrapy", max_length=2000)
+    token = context.bind(**ctx)
+    try:
+        for _ in range(2):  # the second call runs the compiled shape
+            a = fast.build("m", level, "l", 1_764_000_000.0, dict(fields))
+            b = slow.build("m", level, "l", 1_764_000_000.0, dict(fields))
+            a["event"].pop("id"), b["event"].pop("id")
+            assert a == b
+    finally:
+        context.reset(token)

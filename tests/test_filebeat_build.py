@@ -57,7 +57,8 @@ def _run(cmd: list[str], secs: int = 60) -> subprocess.CompletedProcess:
 
 
 def _config(es_url: str, ndjson: Path, index: str) -> str:
-    # 9.0 talks to the 8.19 node without output.elasticsearch.allow_older_versions
+    # 9.0 talks to the 8.19 node without output.elasticsearch.allow_older_versions; with the
+    # template disabled, a custom index needs no setup.template.name/pattern
     return f"""\
 filebeat.inputs:
   - type: filestream
@@ -75,8 +76,6 @@ output.elasticsearch:
   index: {json.dumps(index)}
 setup.ilm.enabled: false
 setup.template.enabled: false
-setup.template.name: {json.dumps(index)}
-setup.template.pattern: {json.dumps(index + "*")}
 queue.mem.flush.timeout: 0.2s
 logging.level: info
 """

@@ -52,7 +52,7 @@ def logging_config(service: str, service_type: str = "script", *, environment: s
             handlers[name] = {"()": "logkit.emit.handlers.AsyncHandler", "sink": sink,
                               "maxsize": queue_size, "formatter": formatter}
         elif sink["kind"] == "stream":
-            handlers[name] = {"class": "logging.StreamHandler", "formatter": formatter,
+            handlers[name] = {"class": "logkit.emit.handlers.StreamHandler", "formatter": formatter,
                               "stream": f"ext://sys.{sink['stream']}"}
         else:
             cls = {"watch": "logging.handlers.WatchedFileHandler", "size": "logging.handlers.RotatingFileHandler",

@@ -94,7 +94,8 @@ class JSONFormatter(logging.Formatter):
                       fields: dict[str, Any], exc: BaseException | None) -> str:
         """A line straight from fields, with no LogRecord (the structlog path's shortcut)."""
         try:
-            out = self.renderer.build(message, level_name(levelno), logger, created, fields, exc)
+            out = self.renderer.build(message, _LEVEL_NAMES.get(levelno) or level_name(levelno), logger, created,
+                                      fields, exc)
             if self._console is not None:
                 return self._console(flatten(out))
             return self.renderer.dumps(out).decode()

@@ -19,12 +19,28 @@ from typing import Any
 ROTATIONS = ("watch", "size", "none")
 
 
+class StreamHandler(logging.StreamHandler):
+    """``logging.StreamHandler`` that flushes the stream directly after the write, instead of
+    through ``flush()``, which takes the handler's lock a second time on every record."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            msg = self.format(record)
+            stream = self.stream
+            stream.write(msg + self.terminator)
+            stream.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+
 def make_sink(kind: str = "stream", *, stream: str = "stderr", filename: str | None = None,
               rotation: str = "watch", max_bytes: int = 100 * 2**20, backup_count: int = 5,
               encoding: str = "utf-8") -> logging.Handler:
     """A stream or file handler by name (what :class:`AsyncHandler` writes through)."""
     if kind == "stream":
-        return logging.StreamHandler(sys.stdout if stream == "stdout" else sys.stderr)
+        return StreamHandler(sys.stdout if stream == "stdout" else sys.stderr)
     if kind != "file" or not filename:
         raise ValueError("a sink is kind='stream', or kind='file' with a filename")
     if rotation == "watch":

@@ -20,9 +20,11 @@ import structlog
 from structlog.contextvars import merge_contextvars
 
 from .formatter import JSONFormatter
+from .handlers import StreamHandler
 
 # Handlers whose emit() is "write the formatted line to self.stream": safe to shortcut.
-_SHORTCUT = frozenset({logging.StreamHandler, logging.FileHandler, logging.handlers.WatchedFileHandler})
+_SHORTCUT = frozenset({logging.StreamHandler, StreamHandler, logging.FileHandler,
+                       logging.handlers.WatchedFileHandler})
 
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "warn": 30, "error": 40, "exception": 40,
            "critical": 50, "fatal": 50, "msg": 20}
@@ -83,8 +85,9 @@ class _StdlibSink:
                         with h.lock:
                             if type(h) is logging.handlers.WatchedFileHandler:
                                 h.reopenIfNeeded()
-                            h.stream.write(line + h.terminator)
-                            h.flush()
+                            stream = h.stream
+                            stream.write(line + h.terminator)
+                            stream.flush()  # as StreamHandler.flush(), without taking the lock twice
                     except Exception:
                         h.handleError(None)
                 else:
@@ -116,7 +119,7 @@ class BoundLogger(structlog.BoundLoggerBase):
     """structlog's bind/unbind/new API; one method per level. ``exception()`` adds the traceback."""
 
     def _log(self, levelno: int, event: Any, args: tuple, kw: dict) -> None:
-        if not self._logger.enabled(levelno):
+        if not self._logger._logger.isEnabledFor(levelno):
             return None
         try:
             if args:

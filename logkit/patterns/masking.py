@@ -72,6 +72,99 @@ def mask(message: str) -> str:
     """Replace the variable parts of `message` (numbers, hex, UUIDs, IPv4/IPv6, URLs,
     paths, e-mails, quoted strings with spaces, sizes and durations) with ``<*>``."""
     masked = MASK_RE.sub(WILDCARD, message)
-    if "<*><*>" in masked or "<*> <*>" in masked:
+    if masked.count(WILDCARD) > 1:
         masked = _RUN_RE.sub(WILDCARD, masked)
     return masked
+
+
+# -- the same masking, token by token, with caches --------------------------------------
+#
+# `TokenMasker.tokens(message)` returns exactly ``tuple(mask(message).split())``, but
+# without running the big regex on every message:
+#
+# * Digit normalization. Every character class of MASK_RE either holds all of 1-9 or none
+#   of them, and the only digit written literally is the 0 of ``0x``. So replacing each
+#   digit by 1 (and also each 0 when the text has no ``0x``/``0X``) changes neither where
+#   the regex matches nor what it replaces: ``mask(N(s)) == N(mask(s))``. When the masked
+#   result holds no digit at all, it is therefore the same for every text with the same
+#   normalized form, and the normalized text is a valid cache key. `blk_-3544583377289625738`
+#   and `blk_7503483334202473044` share the key `blk_-1111111111111111111`.
+# * Token locality. No alternative of MASK_RE matches whitespace, except four that span
+#   tokens: sizes with a space before the unit (`3.5 KB`, `2034 bytes (1.98 KB)`), dates
+#   with month names, an ISO date followed by a space and a time, and quoted strings with
+#   whitespace. Each such match holds a "sensitive" token (a unit word, `(` + number, a
+#   month name at the end of a token, an ISO date at the end of a token, a quote that opens
+#   and does not close in its token) and lies within a few tokens of it. Elsewhere the
+#   regex result for a message is the per-token result, and only the run-collapse
+#   (`<*> <*>` -> `<*>`) crosses tokens. So a message is masked token by token from a
+#   cache, and only the small window around a sensitive token goes through the regex,
+#   cached by its normalized text too.
+#
+# Caches are per instance, bounded (each is cleared when it reaches `max_entries`), and
+# only speed things up: the result never depends on what they hold.
+
+_N_ALL = str.maketrans("0123456789", "1111111111")
+_N_KEEP0 = str.maketrans("23456789", "11111111")
+_ASCII_DIGITS = frozenset("0123456789")
+
+_MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+# Sensitive tokens (see above), tested on the normalized token. Kinds: u = unit word at
+# the start, p = "(" + number at the start, m = month name at the end, i = ISO date at the
+# end, and a quote character for a quote that opens a string not closed in the token.
+_KIND_RE = {
+    "u": re.compile(rf"{_UNITS}(?![\w.])"),
+    "p": re.compile(r"\([-+]?\d"),
+    "m": re.compile(rf"(?<!\w){_MONTHS}[a-z]*$"),
+    "i": re.compile(r"\d{4}-\d{2}-\d{2}$"),
+}
+_ANY_KIND_RE = re.compile(
+    rf"^{_UNITS}(?![\w.])|^\([-+]?\d|(?<!\w){_MONTHS}[a-z]*$|\d{{4}}-\d{{2}}-\d{{2}}$|[\"']"
+)
+# Tokens of ASCII letters, digits and underscores: the regex either masks all of such a
+# token (when it has a digit) or nothing, except a short word with one final digit.
+_KEEP_WORD_RE = re.compile(r"[A-Za-z]{2,}\d")
+
+
+def normalize(text: str) -> str:
+    """The cache key of `text`: digits replaced by 1 (a 0 is kept if the text has 0x)."""
+    if "0x" in text or "0X" in text:
+        return text.translate(_N_KEEP0)
+    return text.translate(_N_ALL)
+
+
+def has_ascii_digit(text: str) -> bool:
+    return not _ASCII_DIGITS.isdisjoint(text)
+
+
+def mask_token(token: str) -> str:
+    """``mask(token)`` for one whitespace-free token, with a shortcut for plain words."""
+    if token.isascii() and (token.isalnum() or token.replace("_", "").isalnum()):
+        if not has_ascii_digit(token):
+            return token
+        if token.isdigit() or _KEEP_WORD_RE.fullmatch(token) is None:
+            return WILDCARD
+        return token
+    return mask(token)
+
+
+def sensitivity(ntoken: str) -> str:
+    """Kinds of token-spanning match this (normalized) token may take part in; "" if none."""
+    if _ANY_KIND_RE.search(ntoken) is None:
+        return ""
+    kinds = ""
+    for kind in "up":
+        if _KIND_RE[kind].match(ntoken):
+            kinds += kind
+    for kind in "mi":
+        if _KIND_RE[kind].search(ntoken):
+            kinds += kind
+    for q in ('"', "'"):
+        pos = ntoken.find(q)
+        while pos != -1:
+            nxt = ntoken.find(q, pos + 1)
+            before = ntoken[pos - 1] if pos else " "
+            if nxt == -1 and not (before.isalnum() or before == "_"):
+                kinds += q
+                break
+            pos = nxt
+    return kinds
