@@ -9,6 +9,9 @@ import pytest
 
 from logkit.emit import context
 
+# Elasticsearch fixtures (es_url, es_client, es_index, es_cluster3) for every test module.
+from es_fixtures import delete_prefixed, es_client, es_cluster3, es_index, es_url  # noqa: F401,E402
+
 
 def require_env(name: str) -> str:
     value = os.environ.get(name)

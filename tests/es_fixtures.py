@@ -1,5 +1,5 @@
 """pytest fixtures for the real Elasticsearch test node (a plugin module: register it with
-`pytest_plugins = ["es_fixtures"]` in tests/conftest.py).
+a star import in tests/conftest.py).
 
 scripts/test.sh starts the node (scripts/components/20-elasticsearch.sh) and exports
 LOGKIT_TEST_ES_URL and LOGKIT_TEST_ES_HOME. Without them the tests fail — they are not skipped:

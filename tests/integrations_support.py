@@ -24,6 +24,10 @@ if str(ROOT) not in sys.path:  # `tests.django_project`, `tests.celery_app` impo
 
 PYTHON = sys.executable
 
+#: One Celery queue per pytest session, so that workers of other runs sharing the Redis server
+#: never take our tasks. Set before tests.celery_app is imported (it reads it at import).
+SESSION_QUEUE = os.environ.setdefault("LOGKIT_TEST_CELERY_QUEUE", f"logkit-test-{os.getpid()}-{os.urandom(3).hex()}")
+
 
 # --- capturing events in this process ---------------------------------------------------------
 class CaptureHandler(logging.Handler):
@@ -209,3 +213,49 @@ def start_worker(broker_url: str, log_file: Path, queue: str, *, pool: str = "pr
     finally:
         if stderr_path:
             err.close()
+
+
+@contextlib.contextmanager
+def running_worker(broker_url: str, workdir: Path, *, pool: str = "prefork", concurrency: int = 2,
+                   extra_env: dict | None = None, ready_timeout: float = 90.0) -> Iterator[tuple]:
+    """A real Celery worker for the block: yields (process, its event file, its stderr file).
+
+    Waits (polling) for the worker's own "ready" event in its logkit file; at the end stops it
+    with SIGTERM, waits, then SIGKILL."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    log_file, err_file = workdir / "worker.ndjson", workdir / "worker.stderr"
+    proc = start_worker(broker_url, log_file, SESSION_QUEUE, pool=pool, concurrency=concurrency,
+                        extra_env=extra_env, stderr_path=err_file)
+    try:
+        def ready():
+            if proc.poll() is not None:
+                raise AssertionError(f"worker exited {proc.returncode}: {err_file.read_text(errors='replace')[-3000:]}")
+            return any(e.get("message", "").endswith(" ready.") for e in read_ndjson(log_file))
+        wait_for(ready, ready_timeout, 0.2, "the Celery worker to be ready")
+        yield proc, log_file, err_file
+    finally:
+        stop_process(proc)
+
+
+def worker_events(log_file: Path) -> list[dict]:
+    return read_ndjson(log_file)
+
+
+def wait_events(log_file: Path, predicate: Callable[[list[dict]], Any], timeout: float = 90.0,
+                what: str = "events") -> list[dict]:
+    """Poll an event file until ``predicate(events)`` is truthy; returns the events."""
+    box: list = []
+
+    def check():
+        evs = read_ndjson(log_file)
+        if predicate(evs):
+            box.append(evs)
+            return True
+        return False
+    try:
+        wait_for(check, timeout, 0.2, what)
+    except AssertionError:
+        evs = read_ndjson(log_file)
+        summary = [(e.get("event.action"), e.get("celery.task.name"), e.get("message", "")[:80]) for e in evs[-40:]]
+        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last events: {summary}") from None
+    return box[0]

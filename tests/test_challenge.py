@@ -73,11 +73,12 @@ def test_str_body_gives_same_answer(case):
     assert as_str == as_bytes
 
 
-@pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
+WITH_BODY = [c for c in CASES if c["body_bytes"] is not None]
+
+
+@pytest.mark.parametrize("case", WITH_BODY, ids=_ids(WITH_BODY))
 def test_bytearray_and_memoryview_bodies(case):
     raw = case["body_bytes"]
-    if raw is None:
-        pytest.skip("no body")
     want = detect_challenge(case["status"], case["headers"], raw)
     assert detect_challenge(case["status"], case["headers"], bytearray(raw)) == want
     assert detect_challenge(case["status"], case["headers"], memoryview(raw)) == want

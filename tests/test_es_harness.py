@@ -8,7 +8,6 @@ import pytest
 from elasticsearch import Elasticsearch
 
 # Until tests/conftest.py registers it; registering the same plugin twice is a no-op.
-pytest_plugins = ["es_fixtures"]
 
 pytestmark = pytest.mark.es
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["es_fixtures"]  # until tests/conftest.py registers it
 
 # (env var exported by 30-filebeat.sh, the version the binary reports)
 BUILDS = {"7": ("LOGKIT_TEST_FILEBEAT_7", "7.17.29"), "9": ("LOGKIT_TEST_FILEBEAT_9", "9.0.0")}

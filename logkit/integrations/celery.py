@@ -42,7 +42,7 @@ from ..emit.context import get_context
 from ._common import (ACTION, DURATION, ERROR_STACK, OUTCOME, REASON, TRACE_ID, action, emit, error_fields,
                       name, new_trace_id, otel_trace_id, valid_trace_id)
 
-__all__ = ["setup_celery_logging", "instrument", "HEADER_TRACE_ID", "HEADER_SENT_AT"]
+__all__ = ["setup_celery_logging", "instrument", "CeleryDuplicateFilter", "HEADER_TRACE_ID", "HEADER_SENT_AT"]
 
 logger = logging.getLogger("logkit.celery")
 
@@ -80,6 +80,7 @@ _running: dict[str, tuple[float, Any]] = {}
 # process emits (revoked, hard time limit) outside the task's own context. Bounded.
 _received: "OrderedDict[str, dict]" = OrderedDict()
 _RECEIVED_MAX = 10_000
+_failed_in_main: "OrderedDict[str, None]" = OrderedDict()
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -301,7 +302,17 @@ def _success(sender=None, result=None, runtime=None, **kw) -> None:
 def _failure(sender=None, task_id=None, exception=None, einfo=None, **kw) -> None:
     try:
         in_task = task_id in _running
-        req = getattr(sender, "request", None) if in_task else None
+        if not in_task:
+            # The main process reports hard time limits and lost workers — Celery 5.7 sends the
+            # signal twice for a hard limit (on_timeout, then on_failure): report once.
+            if task_id in _failed_in_main:
+                return
+            _failed_in_main[task_id] = None
+            while len(_failed_in_main) > _RECEIVED_MAX:
+                _failed_in_main.popitem(last=False)
+        req = getattr(sender, "request", None)
+        if _get(req, "id") != task_id:
+            req = None
         fields = dict(_received.get(task_id, {})) if not in_task else {}
         fields.update(_task_fields(req, getattr(sender, "name", None), task_id))
         ev = {**fields, ACTION: FAILED, T_STATE: "FAILURE", OUTCOME: "failure"}
@@ -374,6 +385,51 @@ def instrument(app: Any = None) -> None:
         app.conf.worker_hijack_root_logger = False
 
 
+class CeleryDuplicateFilter(logging.Filter):
+    """Drops Celery's own per-task lines that repeat a logkit task event.
+
+    "Task x[id] received / succeeded in / raised unexpected / retry", and the time-limit lines:
+    the logkit events say the same with fields, and without the task's arguments and return
+    value (Celery's lines carry their reprs, which may hold personal data). Installed on the
+    ``celery.app.trace``, ``celery.worker.strategy`` and ``celery.worker.request`` loggers by
+    :func:`setup_celery_logging` unless ``keep_celery_task_logs=True``.
+    """
+
+    LOGGERS = ("celery.app.trace", "celery.worker.strategy", "celery.worker.request")
+
+    def __init__(self, name: str = ""):
+        super().__init__(name)
+        msgs = {"Task %s[%s] retry: %s", "Hard time limit (%ss) exceeded for %s[%s]",
+                "Soft time limit (%ss) exceeded for %s[%s]", "Task %s[%s] received"}
+        try:
+            from celery.app import trace
+            msgs |= {trace.LOG_RECEIVED.strip(), trace.LOG_SUCCESS.strip(), trace.LOG_FAILURE.strip(),
+                     trace.LOG_RETRY.strip()}
+        except Exception:  # pragma: no cover
+            pass
+        self._msgs = frozenset(msgs)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.msg
+        if not isinstance(msg, str):
+            return True
+        m = msg.strip()
+        if m in self._msgs:
+            return False
+        if m == "Task handler raised error: %r" and isinstance(record.args, tuple) and record.args \
+                and _is_time_limit(record.args[0]):
+            return False
+        return True
+
+
+def install_duplicate_filter() -> None:
+    """Put :class:`CeleryDuplicateFilter` on Celery's per-task loggers (once)."""
+    for n in CeleryDuplicateFilter.LOGGERS:
+        lg = logging.getLogger(n)
+        if not any(isinstance(f, CeleryDuplicateFilter) for f in lg.filters):
+            lg.addFilter(CeleryDuplicateFilter())
+
+
 _worker_logging: dict[str, Any] = {}
 
 
@@ -383,21 +439,30 @@ def _setup_logging(loglevel=None, logfile=None, format=None, colorize=None, **kw
     if cfg is None:
         return
     if _worker_logging.get("level") is None and loglevel and isinstance(cfg.get("root"), dict):
-        lvl = logging.getLevelName(loglevel) if isinstance(loglevel, int) else str(loglevel).upper()
-        if isinstance(lvl, str) and not lvl.startswith("Level "):
-            cfg = {**cfg, "root": {**cfg["root"], "level": lvl}}
+        # The worker's --loglevel may make logging more verbose than the config (-l debug), not
+        # less: Celery's default, WARNING, would otherwise hide every task event.
+        want = loglevel if isinstance(loglevel, int) else logging.getLevelName(str(loglevel).upper())
+        have = logging.getLevelName(str(cfg["root"].get("level", "INFO")).upper())
+        if isinstance(want, int) and isinstance(have, int) and want < have:
+            cfg = {**cfg, "root": {**cfg["root"], "level": logging.getLevelName(want)}}
     logging.config.dictConfig(cfg)
+    if not _worker_logging.get("keep_celery_task_logs"):
+        install_duplicate_filter()
 
 
 def setup_celery_logging(app: Any = None, *, config: dict | None = None, service: str | None = None,
-                         level: str | None = None, **options: Any) -> dict:
+                         level: str | None = None, keep_celery_task_logs: bool = False,
+                         **options: Any) -> dict:
     """One call: :func:`instrument` the task signals and make the worker use logkit's logging.
 
     ``config`` is a full dictConfig dict to apply in the worker; without it one is made with
     :func:`logkit.logging_config` for ``service`` (default: the app's main name, else
     ``$LOGKIT_SERVICE``, else ``celery``), service type ``celery``, ``level`` (default: the
-    worker's ``--loglevel``, else INFO) and ``options`` (``filename``, ``stream``, ``queue``,
+    worker's ``--loglevel`` when it is more verbose, else INFO) and ``options`` (``filename``, ``stream``, ``queue``,
     ``environment``, ...). The last call's config is the one the worker applies. Returns it.
+
+    Celery's own per-task lines that repeat logkit's events are dropped
+    (:class:`CeleryDuplicateFilter`) unless ``keep_celery_task_logs=True``.
     """
     from celery import signals
 
@@ -406,6 +471,6 @@ def setup_celery_logging(app: Any = None, *, config: dict | None = None, service
         or os.environ.get("LOGKIT_SERVICE") or "celery"
     if config is None:
         config = logging_config(svc, "celery", level=level or "INFO", **options)
-    _worker_logging.update(config=config, level=level)
+    _worker_logging.update(config=config, level=level, keep_celery_task_logs=keep_celery_task_logs)
     signals.setup_logging.connect(_setup_logging, weak=False, dispatch_uid=f"{_UID}.setup_logging")
     return config

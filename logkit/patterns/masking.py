@@ -168,3 +168,115 @@ def sensitivity(ntoken: str) -> str:
                 break
             pos = nxt
     return kinds
+
+
+def collapse(tokens) -> tuple[str, ...]:
+    """Masked tokens -> the tokens of the masked message: a run of variables is one."""
+    if len(tokens) > 1:
+        text = " ".join(tokens)
+        if text.count(WILDCARD) > 1:
+            merged = _RUN_RE.sub(WILDCARD, text)
+            if len(merged) != len(text):
+                return tuple(merged.split())
+    return tuple(tokens)
+
+
+class TokenMasker:
+    """``tokens(message) == tuple(mask(message).split())``, computed token by token from
+    bounded caches (see the comment above `normalize`). One per miner: not thread-safe."""
+
+    def __init__(self, max_entries: int = 50_000):
+        self.max_entries = max(16, max_entries)
+        self.tok: dict[str, str] = {}  # normalized token -> masked (no digit in it)
+        self.raw: dict[str, str] = {}  # raw token -> masked, when the mask keeps digits
+        self.kinds: dict[str, str] = {}  # normalized token -> sensitivity ("" = none)
+        self.regions: dict[str, tuple[str, ...]] = {}  # normalized window -> masked tokens
+
+    def _store(self, cache: dict, key, value) -> None:
+        if len(cache) >= self.max_entries:
+            cache.clear()
+        cache[key] = value
+
+    def tokens(self, message: str, norm: str | None = None) -> tuple[str, ...]:
+        return collapse(self.pieces(message, normalize(message) if norm is None else norm))
+
+    def pieces(self, message: str, norm: str) -> list[str]:
+        """Masked tokens of `message` before the run-collapse (`norm` = normalize(message))."""
+        rtoks = message.split()
+        ntoks = norm.split()
+        out: list[str] = []
+        sensitive = None
+        tok_get, raw_get, kinds_get = self.tok.get, self.raw.get, self.kinds.get
+        for i, ntok in enumerate(ntoks):
+            masked = tok_get(ntok)
+            if masked is None:
+                rtok = rtoks[i]
+                masked = raw_get(rtok)
+                if masked is None:
+                    kinds = kinds_get(ntok)
+                    if kinds is None:
+                        kinds = sensitivity(ntok)
+                        self._store(self.kinds, ntok, kinds)
+                    if kinds:
+                        if sensitive is None:
+                            sensitive = []
+                        sensitive.append((i, kinds))
+                        masked = ""
+                    else:
+                        masked = mask_token(rtok)
+                        if has_ascii_digit(masked):
+                            self._store(self.raw, rtok, masked)
+                        else:
+                            self._store(self.tok, ntok, masked)
+            out.append(masked)
+        if sensitive is not None:
+            out = self._windows(message, rtoks, ntoks, out, sensitive)
+        return out
+
+    def _windows(self, message, rtoks, ntoks, out, sensitive) -> list[str]:
+        n = len(rtoks)
+        if " ".join(rtoks) != message:
+            # Unusual whitespace (tabs, double spaces) matters to the spanning rules: mask
+            # the whole message, exactly.
+            return mask(message).split()
+        spans = []
+        for i, kinds in sensitive:
+            lo = hi = i
+            for k in kinds:
+                if k == "u":  # `3.5 KB`, `2034 bytes (1.98 KB)`
+                    lo = min(lo, i - 1)
+                    hi = max(hi, i + 2 if i + 1 < n and rtoks[i + 1].startswith("(") else i)
+                elif k == "p":  # the `(1.98 KB)` part after `2034 bytes` or `2034bytes`
+                    lo, hi = min(lo, i - 2), max(hi, i + 1)
+                elif k == "m":  # `Sat Jun 18 02:08:11 2005`, `Jun 18, 2005`
+                    lo, hi = min(lo, i - 1), max(hi, i + 4)
+                elif k == "i":  # `2005-06-18 02:08:11`
+                    hi = max(hi, i + 1)
+                else:  # a quote: up to the token holding the next quote of that kind
+                    j = i + 1
+                    while j < n and k not in rtoks[j]:
+                        j += 1
+                    if j < n:
+                        hi = max(hi, j)
+            spans.append((max(lo, 0), min(hi, n - 1)))
+        spans.sort()
+        merged = [list(spans[0])]
+        for lo, hi in spans[1:]:
+            if lo <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        result: list[str] = []
+        pos = 0
+        for lo, hi in merged:
+            result.extend(out[pos:lo])
+            key = " ".join(ntoks[lo : hi + 1])
+            masked = self.regions.get(key)
+            if masked is None:
+                masked = tuple(mask(" ".join(rtoks[lo : hi + 1])).split())
+                if not has_ascii_digit(" ".join(masked)):
+                    self._store(self.regions, key, masked)
+            result.extend(masked)
+            pos = hi + 1
+        result.extend(out[pos:])
+        return result

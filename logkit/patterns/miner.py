@@ -26,9 +26,11 @@ import hashlib
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Iterable, Iterator
 
-from .masking import WILDCARD, mask
+from . import masking as _masking
+from .masking import WILDCARD, TokenMasker, collapse, has_ascii_digit, mask, normalize
 
 W = WILDCARD
 #: One configuration for every log source: these two numbers were fixed once on the public
@@ -65,35 +67,49 @@ class Template:
 
 
 class _Cluster:
-    __slots__ = ("id", "tokens", "count", "example", "known", "overflow")
+    __slots__ = ("id", "tokens", "example", "known", "overflow", "match", "final")
 
     def __init__(self, cid: str, tokens: list[str], example: str, known: bool = False):
         self.id = cid
         self.tokens = tokens
-        self.count = 0
         self.example = example
         self.known = known
         # Messages counted here whose sequence was not stored (the sequence cap was full).
         self.overflow = 0
+        # The Match that `add` returns for an already seen message (reset when the
+        # template widens), and the final (id, template) after `_finalize`.
+        self.match: Match | None = None
+        self.final: tuple[str, str] | None = None
 
 
 class _Seq:
-    __slots__ = ("tokens", "count", "cluster", "example")
+    __slots__ = ("tokens", "count", "cluster", "example", "cacheable", "final")
 
     def __init__(self, tokens: tuple[str, ...], cluster: _Cluster, example: str):
         self.tokens = tokens
         self.count = 0
         self.cluster = cluster
         self.example = example
+        # No digit left in the masked tokens: every message with the same normalized text
+        # has this sequence, so the normalized text may be cached (masking.normalize).
+        self.cacheable = not has_ascii_digit(" ".join(tokens))
+        self.final: tuple[str, str] | None = None
 
 
 def tokenize(message: str, max_tokens: int) -> tuple[str, ...]:
-    tokens = mask(message).split()
+    return _truncate(tuple(mask(message).split()), max_tokens)
+
+
+def _truncate(tokens: tuple[str, ...], max_tokens: int) -> tuple[str, ...]:
     if len(tokens) > max_tokens:
         # A very long message keeps its head; the tail is one variable so that its length
         # cannot blow up the memory or the number of token-count buckets.
-        tokens = tokens[: max_tokens - 1] + [W]
-    return tuple(tokens)
+        return tokens[: max_tokens - 1] + (W,)
+    return tokens
+
+
+_FINAL = attrgetter("final")
+_N_ALL, _N_KEEP0 = _masking._N_ALL, _masking._N_KEEP0
 
 
 def _matches(template: tuple[str, ...] | list[str], tokens: tuple[str, ...]) -> bool:
@@ -138,47 +154,96 @@ class TemplateMiner:
         self._final_templates: list[Template] | None = None
         self._overflow_cluster: _Cluster | None = None
         self.messages = 0
+        # Speed only, bounded, never changing a result: the token masker's caches, the
+        # normalized message -> sequence cache, and per-token masked tuple -> sequence for
+        # tuples that are not the sequence itself (a run collapsed, or truncated).
+        self._cache_max = max(1024, min(max_sequences, 50_000))
+        self._masker = TokenMasker(self._cache_max)
+        self._by_text: dict[str, _Seq] = {}
+        self._alias: dict[tuple, _Seq] = {}
 
     # -- online ---------------------------------------------------------------------------
 
     def add(self, message: str) -> Match:
         """Mine one message; returns the online template it joined."""
-        cluster, _, is_new = self._add(message)
-        return Match(cluster.id, " ".join(cluster.tokens), is_new)
+        self.messages += 1
+        self._final = None
+        norm = normalize(message)
+        seq = self._by_text.get(norm)
+        if seq is None:
+            cluster, _, is_new = self._add(message, norm)
+            if is_new:
+                return Match(cluster.id, " ".join(cluster.tokens), True)
+        else:  # the usual case: a message whose masked text is already known
+            seq.count += 1
+            cluster = seq.cluster
+        match = cluster.match
+        if match is None:
+            match = cluster.match = Match(cluster.id, " ".join(cluster.tokens), False)
+        return match
 
     def mine(self, messages: Iterable[str]) -> list[tuple[str, str]]:
         """Mine all ``messages``, then return each one's final ``(id, template)``."""
-        units = [self._add(m)[1] for m in messages]
-        final = self._finalize()
-        memo: dict[int, tuple[str, str]] = {}
-        out = []
-        for unit in units:
-            hit = memo.get(id(unit))
-            if hit is None:
-                key = unit.tokens if isinstance(unit, _Seq) else tuple(unit.tokens)
-                hit = memo[id(unit)] = final.get(key) or self._final_of(key)
-            out.append(hit)
-        return out
-
-    def _add(self, message: str) -> tuple[_Cluster, _Seq | _Cluster, bool]:
-        self.messages += 1
         self._final = None
-        tokens = tokenize(message, self.max_tokens)
-        seq = self._seqs.get(tokens)
-        if seq is not None:
-            seq.count += 1
-            cluster = seq.cluster
-            cluster.count += 1
-            return cluster, seq, False
-        cluster, is_new = self._place(tokens, message)
-        cluster.count += 1
-        if len(self._seqs) < self.max_sequences:
-            seq = _Seq(tokens, cluster, message)
-            seq.count = 1
-            self._seqs[tokens] = seq
-            return cluster, seq, is_new
-        cluster.overflow += 1
-        return cluster, cluster, is_new
+        by_text_get = self._by_text.get
+        add = self._add
+        units: list = []
+        append = units.append
+        n_all, keep0 = _N_ALL, _N_KEEP0
+        for message in messages:
+            # normalize(message), inlined: this loop is the hot path.
+            norm = message.translate(keep0 if "0x" in message or "0X" in message else n_all)
+            seq = by_text_get(norm)
+            if seq is None:
+                append(add(message, norm)[1])
+            else:
+                seq.count += 1
+                append(seq)
+        self.messages += len(units)
+        self._finalize()  # sets .final on every stored sequence and overflow cluster
+        return list(map(_FINAL, units))
+
+    def _add(self, message: str, norm: str | None = None) -> tuple[_Cluster, _Seq | _Cluster, bool]:
+        if norm is None:
+            self.messages += 1
+            self._final = None
+            norm = normalize(message)
+            seq = self._by_text.get(norm)
+            if seq is not None:
+                seq.count += 1
+                return seq.cluster, seq, False
+        # The per-token masked tuple, from the token cache: when every token is known and
+        # none takes part in a token-spanning match, it is the masked message, before the
+        # run-collapse and the length cap.
+        key = tuple(map(self._masker.tok.get, norm.split()))
+        seq = self._seqs.get(key) or self._alias.get(key)
+        if seq is None:
+            if None in key:
+                tokens = _truncate(self._masker.tokens(message, norm), self.max_tokens)
+            else:
+                tokens = _truncate(collapse(key), self.max_tokens)
+            seq = self._seqs.get(tokens)
+            if seq is None:
+                cluster, is_new = self._place(tokens, message)
+                if len(self._seqs) >= self.max_sequences:
+                    cluster.overflow += 1
+                    return cluster, cluster, is_new
+                seq = self._seqs[tokens] = _Seq(tokens, cluster, message)
+            else:
+                is_new = False
+            if None not in key and key != tokens:
+                self._remember(self._alias, key, seq)
+        else:
+            is_new = False
+        if seq.cacheable:
+            self._remember(self._by_text, norm, seq)
+        seq.count += 1
+        return seq.cluster, seq, is_new
+
+    def _remember(self, cache: dict, key, seq: _Seq) -> None:
+        if len(cache) >= self._cache_max:
+            cache.clear()
+        cache[key] = seq
 
     def _candidates(self, tokens: tuple[str, ...]) -> Iterator[_Cluster]:
         n = len(tokens)
@@ -236,6 +301,7 @@ class TemplateMiner:
         self._by_len[n].append(cluster)
 
     def _generalize(self, cluster: _Cluster, tokens: tuple[str, ...]) -> None:
+        cluster.match = None
         old_first = cluster.tokens[0] if cluster.tokens else ""
         for i, (a, b) in enumerate(zip(cluster.tokens, tokens)):
             if a != b and a != W:
@@ -318,9 +384,12 @@ class TemplateMiner:
         for tokens, seq in self._seqs.items():
             counts[tokens] = seq.count
             examples[tokens] = seq.example
-        for c in list(self._clusters.values()) + (
-            [self._overflow_cluster] if self._overflow_cluster else []
-        ):
+        overflowing = [
+            c
+            for c in list(self._clusters.values()) + [self._overflow_cluster]
+            if c is not None and c.overflow
+        ]
+        for c in overflowing:
             if c.overflow:
                 key = tuple(c.tokens)
                 counts[key] = counts.get(key, 0) + c.overflow
@@ -362,9 +431,14 @@ class TemplateMiner:
         self._final = {}
         self._final_templates = []
         for tid, text, total, example, is_new, seqs in finals:
+            pair = (tid, text)
             for s in seqs:
-                self._final[s] = (tid, text)
+                self._final[s] = pair
             self._final_templates.append(Template(tid, text, total, example, is_new))
+        for tokens, seq in self._seqs.items():
+            seq.final = self._final[tokens]
+        for c in overflowing:
+            c.final = self._final[tuple(c.tokens)]
         return self._final
 
     def _name(self, tmpl, seqs, counts, known_items, known_rank) -> tuple[str, str, bool]:

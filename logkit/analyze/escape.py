@@ -1,0 +1,54 @@
+"""Escaping for each output medium. Log content is attacker-controlled (URLs, messages, exception
+text, domains): every value that came from a log goes through one of these before it is written.
+
+- :func:`terminal` — no control characters (ANSI escape sequences, carriage returns, bidi
+  overrides) reach the terminal: each is shown as a visible ``\\xNN``/``\\uNNNN`` escape. Tables are
+  rendered from rich ``Text`` objects, so ``[bold]`` in a log line is not rich markup either.
+- :func:`markdown` — a table cell: no pipe ends the cell, no newline ends the row, no HTML, link,
+  autolink, emphasis or code span can form (CommonMark backslash escapes; ``<``/``>``/``&`` as entities).
+- :func:`csv_cell` — no spreadsheet formula: a text cell starting with ``=``, ``+``, ``-``, ``@``, tab
+  or carriage return gets a leading ``'`` (OWASP's advice for CSV injection).
+- :func:`html` — text and attribute values: ``& < > " '`` as entities, control characters dropped.
+  The HTML report also carries a Content-Security-Policy that forbids every script and every
+  network fetch, so even a mistake here could not run code or call out.
+"""
+from __future__ import annotations
+
+import html as _html
+import re
+
+# C0 controls (tab/newline included: a cell is one line), DEL, C1 controls, bidi controls and
+# other invisible format characters that can disguise text.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def _visible(m: re.Match) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def terminal(s: object) -> str:
+    return _CONTROL.sub(_visible, str(s))
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~:])")
+
+
+def markdown(s: object) -> str:
+    t = _CONTROL.sub(lambda m: " " if m.group() in "\r\n\t" else _visible(m), str(s))
+    t = _MD_SPECIAL.sub(r"\\\1", t)
+    return t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(v: object) -> object:
+    if isinstance(v, str) and v.startswith(_FORMULA_START):
+        return "'" + v
+    return v
+
+
+def html(s: object) -> str:
+    t = _CONTROL.sub(lambda m: " " if m.group() in "\r\n\t" else _visible(m), str(s))
+    return _html.escape(t, quote=True)

@@ -1,0 +1,168 @@
+"""The report: a dataclass of sections, each computed by one named query (queries.py).
+
+    from logkit.analyze import analyze
+    report = analyze(["logs/"], since="2h", service=["spiders"], top=20)
+    report.sections["domains"].dicts()
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Sequence
+
+from . import queries as Q
+from .patterns import failure_patterns
+from .store import LoadResult, NothingToRead, Store
+
+#: Sections in report order (each a query name, except failure_patterns which goes through
+#: patterns.failure_patterns so a template miner can replace the SQL grouping in one place).
+SECTIONS = ("summary", "domains", "captcha_vendors", "proxies", "tasks", "services", "critical_events",
+            "timeline", "failure_patterns", "files", "bad_input")
+
+
+@dataclass
+class Section:
+    name: str
+    title: str
+    definition: str
+    columns: tuple[str, ...]
+    rows: list[tuple]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, r)) for r in self.rows]
+
+
+@dataclass
+class Report:
+    """Window and filters in ``meta``; one :class:`Section` per entry of :data:`SECTIONS`."""
+    meta: dict[str, Any]
+    sections: dict[str, Section] = field(default_factory=dict)
+    input_errors: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Section:
+        return self.sections[name]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"meta": self.meta, "input_errors": self.input_errors,
+                "sections": {n: s.dicts() for n, s in self.sections.items()}}
+
+
+# --- time arguments --------------------------------------------------------------------------
+_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+_DUR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)\s*$", re.I)
+
+
+def parse_duration(s: str | timedelta) -> timedelta:
+    """``90s``, ``5m``, ``2h``, ``1d``, ``1w`` -> timedelta."""
+    if isinstance(s, timedelta):
+        return s
+    m = _DUR.match(str(s))
+    if not m:
+        raise ValueError(f"not a duration: {s!r} (use e.g. 30s, 5m, 2h, 1d, 1w)")
+    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def parse_time(s: str | datetime | None, now: datetime) -> datetime | None:
+    """A relative duration before ``now`` (``2h``) or an absolute ISO 8601 time (UTC when naive)."""
+    if s is None or s == "":
+        return None
+    if isinstance(s, datetime):
+        return s if s.tzinfo else s.replace(tzinfo=timezone.utc)
+    if _DUR.match(s):
+        return now - parse_duration(s)
+    txt = s.strip()
+    if txt.endswith(("Z", "z")):
+        txt = txt[:-1] + "+00:00"
+    try:
+        t = datetime.fromisoformat(txt)
+    except ValueError:
+        try:
+            t = datetime.combine(date.fromisoformat(txt), datetime.min.time())
+        except ValueError:
+            raise ValueError(f"not a time: {s!r} (use e.g. 2h, 1d, 2026-11-24T13:00:00Z)") from None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+_AUTO_STEPS = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 180, 360, 720, 1440, 10080)]
+
+
+def auto_interval(span: timedelta, max_buckets: int = 60) -> timedelta:
+    for step in _AUTO_STEPS:
+        if span / step <= max_buckets:
+            return step
+    return _AUTO_STEPS[-1]
+
+
+def _as_tuple(v: str | Sequence[str] | None) -> tuple[str, ...]:
+    if v is None:
+        return ()
+    if isinstance(v, str):
+        return (v,)
+    return tuple(v)
+
+
+# --- the report ------------------------------------------------------------------------------
+def analyze(inputs: Sequence[str] | None = None, *, db: str | Store | None = None,
+            since: str | datetime | None = None, until: str | datetime | None = None,
+            service: str | Sequence[str] | None = None, domain: str | Sequence[str] | None = None,
+            by: str | timedelta | None = None, top: int | None = 20, now: datetime | None = None,
+            progress: bool = False, sections: Sequence[str] | None = None, stdin=None,
+            memory_limit: str | None = None) -> Report:
+    """The report over ``inputs`` (files, globs, directories, ``-``) and/or a store (``db``).
+
+    With ``db`` a path, the inputs are first loaded into that store (incrementally); without it,
+    into an in-memory store for this analysis. Raises :class:`NothingToRead` when no event could
+    be read at all; bad lines of readable files are counted in the ``bad_input`` section.
+    """
+    now = now or datetime.now(timezone.utc)
+    flt = Q.Filters(parse_time(since, now), parse_time(until, now), _as_tuple(service), _as_tuple(domain))
+    own = not isinstance(db, Store)
+    store = db if isinstance(db, Store) else Store(db, memory_limit=memory_limit)
+    try:
+        loaded = LoadResult()
+        if inputs:
+            loaded = store.load(list(inputs), progress=progress, stdin=stdin)
+        if store.event_count == 0:
+            errs = "; ".join(f"{k}: {v}" for k, v in loaded.errors.items())
+            bad = loaded.bad_lines
+            raise NothingToRead("no event could be read" + (f" ({errs})" if errs else "")
+                                + (f"; {bad} bad line(s)" if bad else "") +
+                                ("" if inputs else " (the store is empty)"))
+        return build(store, flt, by=by, top=top, sections=sections, input_errors=loaded.errors, now=now)
+    finally:
+        if own:
+            store.close()
+
+
+def build(store: Store, flt: Q.Filters, *, by=None, top: int | None = 20, sections=None,
+          input_errors: dict[str, str] | None = None, now: datetime | None = None) -> Report:
+    """The report's sections from a loaded store."""
+    con = store.con
+    cols, rows = Q.run(con, "summary", flt)
+    summary = dict(zip(cols, rows[0]))
+    first, last = summary["first_event"], summary["last_event"]
+    end = flt.until or last or now
+    start = flt.since or first or end
+    interval = parse_duration(by) if by and by != "auto" else auto_interval(max(end - start, timedelta(0)))
+    prev_since = (flt.since - ((flt.until or end) - flt.since)) if flt.since else None
+    meta = {
+        "since": flt.since, "until": flt.until, "start": start, "end": end, "interval_seconds":
+        interval.total_seconds(), "services": list(flt.services), "domains": list(flt.domains), "top": top,
+        "generated_at": (now or datetime.now(timezone.utc)), "store": store.path or ":memory:",
+        "events_in_store": store.event_count,
+    }
+    rep = Report(meta, input_errors=dict(input_errors or {}))
+    wanted = sections or SECTIONS
+    for name in SECTIONS:
+        if name not in wanted:
+            continue
+        q = Q.QUERIES[name]
+        if name == "summary":
+            c, r = cols, rows
+        elif name == "failure_patterns":
+            c, r = failure_patterns(con, flt, top=top, prev_since=prev_since)
+        else:
+            c, r = Q.run(con, name, flt, top=top, end=end, by=interval, prev_since=prev_since)
+        rep.sections[name] = Section(name, q.title, q.definition, c, r)
+    return rep
