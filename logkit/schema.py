@@ -166,6 +166,10 @@ _FIELDS: list[Field] = [
     _c("logkit.ship.lag", "long", "Bytes written to the inputs but not yet shipped.", unit="bytes"),
     _c("logkit.dropped", "long", "Events dropped because the non-blocking queue was full."),
     _c("extra", "flattened", "Keys the application added that the schema does not name."),
+    # added by integrations ----------------------------------------------------------------
+    _c("scrapy.proxy_outcome", "keyword", "How the proxy did on this attempt: success when a "
+       "response came back that is not a block or challenge page (and not 407/502/504), failure on a "
+       "download error, a block or a challenge.", allowed=("success", "failure")),
 ]
 
 FIELDS: dict[str, Field] = {f.name: f for f in _FIELDS}

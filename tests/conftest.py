@@ -33,6 +33,7 @@ def _clean_logging_state():
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     yield
+    logging.disable(logging.NOTSET)  # a test (or a benchmark run in-process) may have silenced logging
     context.clear()
     for h in list(root.handlers):
         if h not in handlers:

@@ -31,12 +31,15 @@ def terminal(s: object) -> str:
     return _CONTROL.sub(_visible, str(s))
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~:])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~])")
+# GFM turns bare URLs and www. names into links: break the pattern without changing the text.
+_AUTOLINK = re.compile(r"(?i)(://|www\.)")
 
 
 def markdown(s: object) -> str:
     t = _CONTROL.sub(lambda m: " " if m.group() in "\r\n\t" else _visible(m), str(s))
     t = _MD_SPECIAL.sub(r"\\\1", t)
+    t = _AUTOLINK.sub(lambda m: "\\:\\/\\/" if m.group(1) == "://" else m.group(1)[:3] + "\\.", t)
     return t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

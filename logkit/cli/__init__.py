@@ -14,6 +14,10 @@ COMMANDS: dict[str, str] = {
     "schema": "logkit.cli.schema:schema",
     "validate": "logkit.cli.validate:validate",
     "patterns": "logkit.cli.patterns:patterns",
+    "analyze": "logkit.cli.analyze:analyze",
+    "load": "logkit.cli.load:load",
+    "query": "logkit.cli.query:query",
+    "demo": "logkit.cli.demo:demo",
 }
 
 

@@ -103,8 +103,10 @@ def mask(message: str) -> str:
 # Caches are per instance, bounded (each is cleared when it reaches `max_entries`), and
 # only speed things up: the result never depends on what they hold.
 
-_N_ALL = str.maketrans("0123456789", "1111111111")
-_N_KEEP0 = str.maketrans("23456789", "11111111")
+# The translation runs on the UTF-8 bytes (ten times faster than str.translate); an ASCII
+# digit byte is only ever an ASCII digit in UTF-8, so the result is the same.
+_N_ALL = bytes.maketrans(b"0123456789", b"1111111111")
+_N_KEEP0 = bytes.maketrans(b"23456789", b"11111111")
 _ASCII_DIGITS = frozenset("0123456789")
 
 _MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
@@ -120,16 +122,22 @@ _KIND_RE = {
 _ANY_KIND_RE = re.compile(
     rf"^{_UNITS}(?![\w.])|^\([-+]?\d|(?<!\w){_MONTHS}[a-z]*$|\d{{4}}-\d{{2}}-\d{{2}}$|[\"']"
 )
+_FIRST_OF_KIND = frozenset("KMGTPkBbnuµmshd(")
 # Tokens of ASCII letters, digits and underscores: the regex either masks all of such a
 # token (when it has a digit) or nothing, except a short word with one final digit.
 _KEEP_WORD_RE = re.compile(r"[A-Za-z]{2,}\d")
 
 
+def normalize_bytes(text: str) -> bytes:
+    """The cache key of `text`, UTF-8: digits replaced by 1 (a 0 is kept if it has 0x)."""
+    return text.encode("utf-8", "surrogatepass").translate(
+        _N_KEEP0 if "0x" in text or "0X" in text else _N_ALL
+    )
+
+
 def normalize(text: str) -> str:
-    """The cache key of `text`: digits replaced by 1 (a 0 is kept if the text has 0x)."""
-    if "0x" in text or "0X" in text:
-        return text.translate(_N_KEEP0)
-    return text.translate(_N_ALL)
+    """`normalize_bytes` as text."""
+    return normalize_bytes(text).decode("utf-8", "surrogatepass")
 
 
 def has_ascii_digit(text: str) -> bool:
@@ -137,19 +145,40 @@ def has_ascii_digit(text: str) -> bool:
 
 
 def mask_token(token: str) -> str:
-    """``mask(token)`` for one whitespace-free token, with a shortcut for plain words."""
-    if token.isascii() and (token.isalnum() or token.replace("_", "").isalnum()):
+    """``mask(token)`` for one whitespace-free token, with shortcuts for the common shapes."""
+    if token.isascii():
         if not has_ascii_digit(token):
+            # No digit: only URLs, e-mails, paths, IPv6 (3+ colons), UUIDs (36 chars) and
+            # the wildcard itself can match without one.
+            if (
+                "/" not in token
+                and "@" not in token
+                and "\\" not in token
+                and "<" not in token
+                and token.count(":") < 3
+                and (len(token) < 36 or "-" not in token)
+            ):
+                return token
+        elif token.isalnum() or token.replace("_", "").isalnum():
+            # Letters, digits and underscores: the regex masks the whole token, except a
+            # short word with one final digit (ssh2, md5), which it keeps.
+            if token.isdigit() or _KEEP_WORD_RE.fullmatch(token) is None:
+                return WILDCARD
             return token
-        if token.isdigit() or _KEEP_WORD_RE.fullmatch(token) is None:
-            return WILDCARD
-        return token
     return mask(token)
 
 
 def sensitivity(ntoken: str) -> str:
     """Kinds of token-spanning match this (normalized) token may take part in; "" if none."""
-    if _ANY_KIND_RE.search(ntoken) is None:
+    # Cheap tests first: the first character of a unit word or "(", a lowercase last
+    # letter (month names), a final digit (ISO dates) or a quote anywhere.
+    last = ntoken[-1:]
+    if (
+        ntoken[:1] not in _FIRST_OF_KIND
+        and not ("a" <= last <= "z" or "0" <= last <= "9")
+        and '"' not in ntoken
+        and "'" not in ntoken
+    ) or _ANY_KIND_RE.search(ntoken) is None:
         return ""
     kinds = ""
     for kind in "up":

@@ -30,7 +30,7 @@ from operator import attrgetter
 from typing import Iterable, Iterator
 
 from . import masking as _masking
-from .masking import WILDCARD, TokenMasker, collapse, has_ascii_digit, mask, normalize
+from .masking import WILDCARD, TokenMasker, collapse, has_ascii_digit, mask, normalize_bytes
 
 W = WILDCARD
 #: One configuration for every log source: these two numbers were fixed once on the public
@@ -168,7 +168,7 @@ class TemplateMiner:
         """Mine one message; returns the online template it joined."""
         self.messages += 1
         self._final = None
-        norm = normalize(message)
+        norm = normalize_bytes(message)
         seq = self._by_text.get(norm)
         if seq is None:
             cluster, _, is_new = self._add(message, norm)
@@ -191,8 +191,10 @@ class TemplateMiner:
         append = units.append
         n_all, keep0 = _N_ALL, _N_KEEP0
         for message in messages:
-            # normalize(message), inlined: this loop is the hot path.
-            norm = message.translate(keep0 if "0x" in message or "0X" in message else n_all)
+            # normalize_bytes(message), inlined: this loop is the hot path.
+            norm = message.encode("utf-8", "surrogatepass").translate(
+                keep0 if "0x" in message or "0X" in message else n_all
+            )
             seq = by_text_get(norm)
             if seq is None:
                 append(add(message, norm)[1])
@@ -203,23 +205,24 @@ class TemplateMiner:
         self._finalize()  # sets .final on every stored sequence and overflow cluster
         return list(map(_FINAL, units))
 
-    def _add(self, message: str, norm: str | None = None) -> tuple[_Cluster, _Seq | _Cluster, bool]:
+    def _add(self, message: str, norm: bytes | None = None) -> tuple[_Cluster, _Seq | _Cluster, bool]:
         if norm is None:
             self.messages += 1
             self._final = None
-            norm = normalize(message)
+            norm = normalize_bytes(message)
             seq = self._by_text.get(norm)
             if seq is not None:
                 seq.count += 1
                 return seq.cluster, seq, False
+        text = norm.decode("utf-8", "surrogatepass")
         # The per-token masked tuple, from the token cache: when every token is known and
         # none takes part in a token-spanning match, it is the masked message, before the
         # run-collapse and the length cap.
-        key = tuple(map(self._masker.tok.get, norm.split()))
+        key = tuple(map(self._masker.tok.get, text.split()))
         seq = self._seqs.get(key) or self._alias.get(key)
         if seq is None:
             if None in key:
-                tokens = _truncate(self._masker.tokens(message, norm), self.max_tokens)
+                tokens = _truncate(self._masker.tokens(message, text), self.max_tokens)
             else:
                 tokens = _truncate(collapse(key), self.max_tokens)
             seq = self._seqs.get(tokens)
@@ -485,43 +488,59 @@ def regroup(counts: dict[tuple[str, ...], int], split_max_values: int = SPLIT_MA
 
 
 def _regroup_length(seqs: dict[tuple[str, ...], int], split_max_values: int):
-    freq: Counter = Counter()
+    # Per position, how many messages have each word there.
+    width = len(next(iter(seqs)))
+    freqs: list[dict[str, int]] = [{} for _ in range(width)]
     for seq, n in seqs.items():
-        for pos, tok in enumerate(seq):
-            freq[pos, tok] += n
+        for f, tok in zip(freqs, seq):
+            f[tok] = f.get(tok, 0) + n
     groups: dict[tuple, list[tuple[str, ...]]] = {}
     for seq in seqs:
-        fs = [freq[pos, tok] for pos, tok in enumerate(seq) if tok != W]
+        fs = [f[tok] for f, tok in zip(freqs, seq) if tok != W]
         if not fs:
             groups.setdefault((), []).append(seq)
             continue
         # The constant words of one logging call occur exactly as often as each other:
         # the frequency most of this sequence's words share marks them (ties: the higher).
-        how_many = Counter(fs)
-        root = max(how_many, key=lambda f: (how_many[f], f))
-        key = tuple((pos, tok) for pos, tok in enumerate(seq) if tok != W and freq[pos, tok] == root)
+        how_many: dict[int, int] = {}
+        for x in fs:
+            how_many[x] = how_many.get(x, 0) + 1
+        root = max(how_many, key=lambda x: (how_many[x], x))
+        key = tuple(
+            (pos, tok) for pos, (f, tok) in enumerate(zip(freqs, seq)) if tok != W and f[tok] == root
+        )
         groups.setdefault(key, []).append(seq)
     out: dict[tuple[str, ...], tuple[str, ...]] = {}
+    variable: dict[str, bool] = {}
     for key, members in groups.items():
         stack = [(members, frozenset(pos for pos, _ in key))]
         while stack:
             group, fixed = stack.pop()
-            width = len(group[0])
+            columns = list(zip(*group))
             column = None
-            candidates = []
-            for pos in range(width):
-                if pos in fixed:
-                    continue
-                values = {s[pos] for s in group}
-                if len(values) > 1:
-                    candidates.append((len(values), pos, values))
-            candidates.sort(key=lambda c: (c[0], c[1]))
-            for nvalues, pos, values in candidates:
-                # Few distinct plain words: an enumerated constant (a state, a verb), so
-                # the column splits the group; masked values or many words: a variable.
-                if nvalues <= split_max_values and not any(_looks_variable(v) for v in values):
-                    column = pos
-                    break
+            if len(group) > 1:
+                candidates = []
+                for pos, col in enumerate(columns):
+                    if pos in fixed:
+                        continue
+                    values = set(col)
+                    if len(values) > 1:
+                        candidates.append((len(values), pos, values))
+                candidates.sort(key=lambda c: (c[0], c[1]))
+                for nvalues, pos, values in candidates:
+                    if nvalues > split_max_values:
+                        break  # sorted by the number of values: no later one qualifies
+                    # Few distinct plain words: an enumerated constant (a state, a verb), so
+                    # the column splits the group; masked values or many words: a variable.
+                    for v in values:
+                        isvar = variable.get(v)
+                        if isvar is None:
+                            isvar = variable[v] = _looks_variable(v)
+                        if isvar:
+                            break
+                    else:
+                        column = pos
+                        break
             if column is not None:
                 parts: dict[str, list[tuple[str, ...]]] = {}
                 for s in group:
@@ -531,7 +550,7 @@ def _regroup_length(seqs: dict[tuple[str, ...], int], split_max_values: int):
                 continue
             first = group[0]
             tmpl = tuple(
-                first[pos] if all(s[pos] == first[pos] for s in group) else W for pos in range(width)
+                first[pos] if len(set(col)) == 1 else W for pos, col in enumerate(columns)
             )
             for s in group:
                 out[s] = tmpl

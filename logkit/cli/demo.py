@@ -1,0 +1,24 @@
+"""``logkit demo``: a day of logs of a made-up deployment through logkit's emitters, and its report."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+@click.command("demo")
+@click.option("--out", "out", default="logkit-demo", show_default=True, type=click.Path(file_okay=False),
+              help="Directory for logs/ and report.html.")
+@click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same events.")
+@click.option("--events", default=60_000, show_default=True, type=int, help="About how many events.")
+@click.option("--day", default="2026-11-24", show_default=True, help="The UTC day the logs cover.")
+@click.option("--top", default=10, show_default=True, type=int, help="Rows per ranked section.")
+def demo(out, seed, events, day, top):
+    """Write OUT/logs/*.ndjson (Django, Celery, Scrapy services), then OUT/report.html and a summary."""
+    from ..analyze.demo import demo as run
+    from ..analyze.render import render
+    res = run(out, seed=seed, events=events, day=day, top=top)
+    render(res.report, "table", sys.stdout, section=None)
+    click.echo(f"\n{res.events:,} events in {len(res.files)} files under {res.log_dir}", err=True)
+    click.echo(f"report: {res.report_path}", err=True)
+    click.echo(f"next: logkit analyze {res.log_dir} --since 6h --format markdown", err=True)

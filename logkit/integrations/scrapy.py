@@ -1,0 +1,749 @@
+"""Scrapy: fetches, download failures, bot challenges, items, parse failures and the spider's close.
+
+One setting (a Scrapy add-on), in the project's settings.py or the dict given to CrawlerProcess::
+
+    ADDONS = {"logkit.integrations.scrapy.LogkitAddon": 0}
+    LOGKIT_SERVICE = "shop-crawler"            # default: BOT_NAME
+    LOGKIT_LOG_FILE = "/var/log/shop/crawler.ndjson"   # optional; stderr otherwise
+    LOG_LEVEL = "INFO"
+
+The add-on, before Scrapy configures logging, applies logkit's dictConfig and turns off
+Scrapy's own root handler (``LOG_INSTALL_ROOT_HANDLER = False``), so Scrapy's records go through
+logkit's formatter once; it binds the correlation id from ``LOGKIT_TRACE_ID`` (setting or
+environment variable, see :func:`logkit.integrations.trace_env`); and it enables:
+
+- :class:`LogkitDownloaderMiddleware` (order 950, next to the downloader: it sees every attempt,
+  retries included, and the proxy after ``HttpProxyMiddleware`` took the credentials out):
+  ``page.fetched`` (url, domain, status, duration from the request reaching the downloader to the
+  response, transferred size, proxy without credentials, retry count, depth),
+  ``download.failed`` (``error.type``: ``timeout``, ``dns``, ``refused``, ``connection_lost``,
+  ``tls``, ``data_loss``, ``cancelled``, else the exception class), and ``captcha.detected`` /
+  ``block.detected`` from :func:`logkit.detect.detect_challenge`. Each carries
+  ``scrapy.proxy_outcome`` when a proxy was used, and per-proxy counts go into the stats.
+- :class:`LogkitExtension`: ``spider.opened``, ``spider.closed`` (finish reason, a summary of
+  Scrapy's stats), ``item.scraped`` / ``item.dropped`` (item type; ``scrapy.item.status`` when a
+  pipeline called :func:`set_item_status`), ``parse.failed`` for a callback that raised.
+- :class:`LogkitLogFormatter`: Scrapy's per-page and per-item lines ("Crawled (200)", "Scraped
+  from", "Dropped", "Error processing", "Spider error", "Error downloading") are left out, since
+  the events above say the same with fields (and without the item's content).
+
+``parse_guard(parser_name)`` wraps parser code (decorator or ``with``) and logs ``parse.failed``
+with the domain and parser name. See docs/scrapy.md.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import logging
+import logging.config
+import os
+import time
+from collections import OrderedDict
+from typing import Any, Callable
+from urllib.parse import urlsplit, urlunsplit
+
+from .. import logging_config
+from ..emit.context import bind, get_context
+from ._common import (ACTION, BODY_BYTES, DURATION, ERROR_MESSAGE, ERROR_TYPE, METHOD, OUTCOME, REASON,
+                      STATUS, TRACE_ENV, TRACE_ID, URL_DOMAIN, URL_FULL, action, emit, error_fields, name,
+                      new_trace_id, valid_trace_id)
+
+__all__ = ["LogkitAddon", "LogkitExtension", "LogkitDownloaderMiddleware", "LogkitLogFormatter",
+           "parse_guard", "set_item_status", "strip_proxy_credentials", "classify_download_error"]
+
+logger = logging.getLogger("logkit.scrapy")
+
+PAGE_FETCHED = action("page.fetched")
+DOWNLOAD_FAILED = action("download.failed")
+CAPTCHA = action("captcha.detected")
+BLOCK = action("block.detected")
+ITEM_SCRAPED = action("item.scraped")
+ITEM_DROPPED = action("item.dropped")
+PARSE_FAILED = action("parse.failed")
+SPIDER_OPENED = action("spider.opened")
+SPIDER_CLOSED = action("spider.closed")
+
+SPIDER = name("scrapy.spider")
+PROXY = name("scrapy.proxy")
+PROXY_OUTCOME = name("scrapy.proxy_outcome")
+RETRY_TIMES = name("scrapy.retry_times")
+DEPTH = name("scrapy.depth")
+CH_KIND = name("scrapy.challenge.kind")
+CH_VENDOR = name("scrapy.challenge.vendor")
+CH_SIGNAL = name("scrapy.challenge.signal")
+ITEM_TYPE = name("scrapy.item.type")
+ITEM_STATUS = name("scrapy.item.status")
+PARSER = name("scrapy.parser")
+FINISH_REASON = name("scrapy.finish_reason")
+STATS = name("scrapy.stats")
+ERROR_STACK = name("error.stack_trace")
+
+ADDON_PATH = "logkit.integrations.scrapy.LogkitAddon"
+EXTENSION_PATH = "logkit.integrations.scrapy.LogkitExtension"
+MIDDLEWARE_PATH = "logkit.integrations.scrapy.LogkitDownloaderMiddleware"
+LOG_FORMATTER_PATH = "logkit.integrations.scrapy.LogkitLogFormatter"
+#: Next to the downloader: after HttpProxyMiddleware (750), DownloaderStats (850), HttpCache (900).
+MIDDLEWARE_ORDER = 950
+
+_T0 = "_logkit_t0"  # request.meta key: when the request reached the downloader (perf_counter_ns)
+_STATUSES = ("new", "updated", "unchanged", "unknown")
+
+
+# --- small pure helpers ---------------------------------------------------------------------------
+def _domain(url: Any) -> str | None:
+    try:
+        host = urlsplit(str(url)).hostname
+    except Exception:
+        return None
+    return host or None
+
+
+def strip_proxy_credentials(proxy: Any) -> str | None:
+    """``scheme://host:port`` of a proxy URL: user, password, path and query removed."""
+    if not proxy:
+        return None
+    if isinstance(proxy, bytes):
+        proxy = proxy.decode("latin-1")
+    s = str(proxy).strip()
+    if "://" not in s:
+        s = "http://" + s
+    try:
+        p = urlsplit(s)
+        host = p.hostname
+        if not host:
+            return None
+        if ":" in host:  # IPv6
+            host = f"[{host}]"
+        netloc = f"{host}:{p.port}" if p.port else host
+    except ValueError:
+        return None
+    return urlunsplit((p.scheme, netloc, "", "", ""))
+
+
+_ERROR_KINDS = {
+    # timeouts
+    "DownloadTimeoutError": "timeout", "TimeoutError": "timeout", "TCPTimedOutError": "timeout",
+    "UserTimeoutError": "timeout",
+    # name resolution
+    "CannotResolveHostError": "dns", "DNSLookupError": "dns", "gaierror": "dns",
+    # refused
+    "DownloadConnectionRefusedError": "refused", "ConnectionRefusedError": "refused",
+    # the connection dropped
+    "ConnectionLost": "connection_lost", "ConnectionDone": "connection_lost",
+    "ResponseNeverReceived": "connection_lost", "ConnectionAborted": "connection_lost",
+    "ConnectionResetError": "connection_lost",
+    # data
+    "ResponseDataLossError": "data_loss", "_DataLoss": "data_loss", "PotentialDataLoss": "data_loss",
+    # TLS
+    "SSLError": "tls", "TLSError": "tls",
+    # cancelled
+    "DownloadCancelledError": "cancelled", "CancelledError": "cancelled",
+}
+
+
+def classify_download_error(exc: BaseException) -> str:
+    """A short kind for a download exception: timeout, dns, refused, connection_lost, data_loss,
+    tls, cancelled — or the exception's class name when it is none of those.
+
+    Matches class names through the MRO (Scrapy ≥2.14 wraps Twisted's errors in its own
+    ``Download*Error`` classes; older Scrapy raises Twisted's), and looks inside Twisted's
+    ``ResponseFailed``/``ResponseNeverReceived`` at the reasons they carry."""
+    reasons = getattr(exc, "reasons", None)
+    if reasons:
+        for r in reasons:
+            inner = getattr(r, "value", r)
+            if isinstance(inner, BaseException) and inner is not exc:
+                kind = classify_download_error(inner)
+                if kind in ("timeout", "dns", "refused", "tls", "data_loss"):
+                    return kind
+    for cls in type(exc).__mro__:
+        kind = _ERROR_KINDS.get(cls.__name__)
+        if kind:
+            return kind
+        if cls.__module__.startswith("OpenSSL"):
+            return "tls"
+    return type(exc).__name__
+
+
+def _callback_name(response: Any, spider: Any = None) -> str:
+    req = getattr(response, "request", None)
+    cb = getattr(req, "callback", None) if req is not None else None
+    if cb is None:
+        return "parse"
+    return getattr(cb, "__name__", None) or str(cb)
+
+
+def _item_type(item: Any) -> str:
+    return type(item).__name__
+
+
+# --- correlation id -------------------------------------------------------------------------------
+def _crawl_trace_id(crawler: Any) -> str:
+    """The crawl's correlation id: LOGKIT_TRACE_ID (setting, then environment), else the bound one,
+    else a new one; the same for every component of one crawler."""
+    tid = getattr(crawler, "_logkit_trace_id", None)
+    if tid:
+        return tid
+    settings = getattr(crawler, "settings", None)
+    tid = (valid_trace_id(settings.get("LOGKIT_TRACE_ID")) if settings is not None else None) \
+        or valid_trace_id(os.environ.get(TRACE_ENV)) or valid_trace_id(get_context().get(TRACE_ID)) \
+        or new_trace_id()
+    try:
+        crawler._logkit_trace_id = tid
+    except Exception:
+        pass
+    _stamp_records_with(tid)
+    return tid
+
+
+_record_trace: dict[str, str] = {}
+
+
+def _stamp_records_with(trace_id: str) -> None:
+    """Give records made while no trace.id is bound the crawl's id.
+
+    Scrapy runs callbacks from the reactor, outside any context a component could bind in, so a
+    record factory (made once per process) stamps the id on records that carry none — Scrapy's
+    own lines and the spider's ``self.logger`` calls. With several crawls in one process, the
+    last one started wins for those records; logkit's own events always carry their crawl's id.
+    """
+    _record_trace["id"] = trace_id
+    if _record_trace.get("installed"):
+        return
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args, **kwargs):
+        record = previous(*args, **kwargs)
+        try:
+            tid = _record_trace.get("id")
+            if tid and TRACE_ID not in get_context() and TRACE_ID not in record.__dict__:
+                record.__dict__[TRACE_ID] = tid
+        except Exception:
+            pass
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _record_trace["installed"] = "1"
+
+
+# --- item status (new / updated) ------------------------------------------------------------------
+_item_status: "OrderedDict[int, str]" = OrderedDict()
+_ITEM_STATUS_MAX = 10_000
+
+
+def set_item_status(item: Any, status: str) -> Any:
+    """Say, from a pipeline, whether ``item`` was ``new``, ``updated`` or ``unchanged`` in your store.
+
+    ``item.scraped`` then carries ``scrapy.item.status``. Call it on the item object the pipeline
+    returns (the status is kept by object identity until the item leaves the pipelines, so the
+    item's own fields are never touched). Returns the item, so ``return set_item_status(item, "new")``
+    works."""
+    if status not in _STATUSES:
+        raise ValueError(f"status must be one of {_STATUSES}, not {status!r}")
+    key = id(item)
+    _item_status[key] = status
+    _item_status.move_to_end(key)
+    while len(_item_status) > _ITEM_STATUS_MAX:
+        _item_status.popitem(last=False)
+    return item
+
+
+def _pop_item_status(item: Any) -> str | None:
+    return _item_status.pop(id(item), None)
+
+
+# --- parse_guard ----------------------------------------------------------------------------------
+_LOGGED = "__logkit_logged__"
+
+
+def _mark_logged(exc: BaseException) -> None:
+    try:
+        setattr(exc, _LOGGED, True)
+    except Exception:
+        pass
+
+
+def _parse_failed(parser: str, exc: BaseException, url: Any = None, spider: Any = None,
+                  trace_id: str | None = None) -> None:
+    fields: dict[str, Any] = {ACTION: PARSE_FAILED, OUTCOME: "failure", PARSER: parser}
+    if url:
+        fields[URL_FULL] = str(url)
+        d = _domain(url)
+        if d:
+            fields[URL_DOMAIN] = d
+    sname = getattr(spider, "name", None)
+    if sname:
+        fields[SPIDER] = sname
+    if trace_id:
+        fields[TRACE_ID] = trace_id
+    fields.update(error_fields(exc))
+    emit(logger, logging.ERROR, f"Parser {parser} failed on {url or 'a page'}: "
+         f"{type(exc).__name__}: {fields[ERROR_MESSAGE]}", fields,
+         exc_info=(type(exc), exc, exc.__traceback__))
+    _mark_logged(exc)
+
+
+class parse_guard(contextlib.ContextDecorator):
+    """Log ``parse.failed`` (domain, parser name, error, stack) when parser code raises.
+
+    As a context manager::
+
+        with parse_guard("price", response=response):           # re-raises
+            price = parse_price(response)
+        with parse_guard("reviews", url=response.url, swallow=True):   # logs and carries on
+            reviews = parse_reviews(response)
+
+    As a decorator on a callback or a parser function; the URL is taken from a ``response``
+    argument (or any argument with ``.url``), and generator / async callbacks are covered::
+
+        @parse_guard("product")
+        def parse_product(self, response): ...
+
+    ``swallow=True`` logs and suppresses the exception (a decorated function then returns None /
+    stops yielding). The exception is marked as logged, so the extension's ``spider_error``
+    handler does not report it a second time when it propagates to Scrapy.
+    """
+
+    def __init__(self, parser_name: str, *, response: Any = None, url: Any = None, swallow: bool = False,
+                 spider: Any = None):
+        self.parser_name = str(parser_name)
+        self.url = url if url is not None else getattr(response, "url", None)
+        self.swallow = swallow
+        self.spider = spider
+
+    def __enter__(self) -> "parse_guard":
+        return self
+
+    def __exit__(self, et, exc, tb) -> bool:
+        if exc is None or not isinstance(exc, Exception):
+            return False
+        if not getattr(exc, _LOGGED, False):
+            _parse_failed(self.parser_name, exc, self.url, self.spider,
+                          _record_trace.get("id") if TRACE_ID not in get_context() else None)
+        return self.swallow
+
+    def _with_args(self, args: tuple, kwargs: dict) -> "parse_guard":
+        url, spider = self.url, self.spider
+        for a in (kwargs.get("response"), *args):
+            if url is None and a is not None and hasattr(a, "url") and hasattr(a, "status"):
+                url = a.url
+            if spider is None and a is not None and hasattr(a, "crawler") and hasattr(a, "name"):
+                spider = a
+        return parse_guard(self.parser_name, url=url, swallow=self.swallow, spider=spider)
+
+    def __call__(self, fn: Callable) -> Callable:
+        if inspect.isasyncgenfunction(fn):
+            @functools.wraps(fn)
+            async def agen(*args, **kwargs):
+                with self._with_args(args, kwargs):
+                    async for x in fn(*args, **kwargs):
+                        yield x
+            return agen
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def gen(*args, **kwargs):
+                with self._with_args(args, kwargs):
+                    yield from fn(*args, **kwargs)
+            return gen
+        if inspect.iscoroutinefunction(fn):
+            @functools.wraps(fn)
+            async def coro(*args, **kwargs):
+                with self._with_args(args, kwargs):
+                    return await fn(*args, **kwargs)
+            return coro
+
+        @functools.wraps(fn)
+        def plain(*args, **kwargs):
+            with self._with_args(args, kwargs):
+                return fn(*args, **kwargs)
+        return plain
+
+
+# --- downloader middleware --------------------------------------------------------------------------
+class LogkitDownloaderMiddleware:
+    """``page.fetched``, ``download.failed``, ``captcha.detected`` / ``block.detected``, per attempt."""
+
+    def __init__(self, crawler: Any):
+        self.crawler = crawler
+        self.trace_id = _crawl_trace_id(crawler)
+        self.detect = crawler.settings.getbool("LOGKIT_DETECT_CHALLENGES", True)
+        self.stats = crawler.stats
+        from scrapy import signals
+        crawler.signals.connect(self._reached_downloader, signal=signals.request_reached_downloader)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> "LogkitDownloaderMiddleware":
+        return cls(crawler)
+
+    @staticmethod
+    def _reached_downloader(request: Any = None, **kw) -> None:
+        try:
+            request.meta[_T0] = time.perf_counter_ns()
+        except Exception:
+            pass
+
+    def _spider_name(self, spider: Any) -> str | None:
+        spider = spider or getattr(self.crawler, "spider", None)
+        return getattr(spider, "name", None)
+
+    def _base(self, request: Any, spider: Any) -> dict[str, Any]:
+        meta = request.meta
+        fields: dict[str, Any] = {
+            URL_FULL: request.url,
+            METHOD: request.method,
+            RETRY_TIMES: int(meta.get("retry_times", 0) or 0),
+            TRACE_ID: self.trace_id,
+        }
+        d = _domain(request.url)
+        if d:
+            fields[URL_DOMAIN] = d
+        if meta.get("depth") is not None:
+            try:
+                fields[DEPTH] = int(meta["depth"])
+            except (TypeError, ValueError):
+                pass
+        sname = self._spider_name(spider)
+        if sname:
+            fields[SPIDER] = sname
+        proxy = strip_proxy_credentials(meta.get("proxy"))
+        if proxy:
+            fields[PROXY] = proxy
+        t0 = meta.get(_T0)
+        if isinstance(t0, int):
+            fields[DURATION] = time.perf_counter_ns() - t0
+        elif isinstance(meta.get("download_latency"), (int, float)):
+            fields[DURATION] = int(meta["download_latency"] * 1e9)
+        return fields
+
+    def _proxy_outcome(self, fields: dict, ok: bool) -> None:
+        proxy = fields.get(PROXY)
+        if not proxy:
+            return
+        fields[PROXY_OUTCOME] = "success" if ok else "failure"
+        try:
+            self.stats.inc_value(f"logkit/proxy/{proxy}/{'success' if ok else 'failure'}")
+        except Exception:
+            pass
+
+    def process_request(self, request: Any, spider: Any = None) -> None:
+        return None
+
+    def process_response(self, request: Any, response: Any, spider: Any = None) -> Any:
+        try:
+            self._fetched(request, response, spider)
+        except Exception:
+            pass
+        return response
+
+    def _fetched(self, request: Any, response: Any, spider: Any) -> None:
+        fields = self._base(request, spider)
+        status = int(response.status)
+        fields[STATUS] = status
+        fields[URL_FULL] = response.url or request.url
+        try:
+            fields[BODY_BYTES] = len(response.body)
+        except Exception:
+            pass
+        challenge = None
+        if self.detect:
+            from ..detect import detect_challenge
+            challenge = detect_challenge(status, response.headers, response.body)
+            if not challenge:
+                challenge = None
+        failed = status >= 400 or challenge is not None
+        fields[OUTCOME] = "failure" if failed else "success"
+        self._proxy_outcome(fields, challenge is None and status not in (407, 502, 504))
+        level = logging.WARNING if status >= 500 else logging.INFO
+        emit(logger, level, f"Fetched {status} {fields[URL_FULL]}", {**fields, ACTION: PAGE_FETCHED})
+        if challenge is not None:
+            ev = {k: v for k, v in fields.items() if k not in (DURATION, BODY_BYTES)}
+            ev.update({OUTCOME: "failure", CH_KIND: challenge.kind, CH_SIGNAL: challenge.signal or "unknown"})
+            if challenge.kind == "captcha":
+                ev[ACTION] = CAPTCHA
+                ev[CH_VENDOR] = challenge.vendor or "generic"
+                msg = f"CAPTCHA/bot challenge ({ev[CH_VENDOR]}) on {fields.get(URL_DOMAIN)}: {challenge.signal}"
+            else:
+                ev[ACTION] = BLOCK
+                if challenge.vendor:
+                    ev[CH_VENDOR] = challenge.vendor
+                msg = f"Blocked ({challenge.vendor or 'no vendor'}) on {fields.get(URL_DOMAIN)}: {challenge.signal}"
+            try:
+                self.stats.inc_value(f"logkit/{challenge.kind}_count")
+            except Exception:
+                pass
+            emit(logger, logging.WARNING, msg, ev)
+
+    def process_exception(self, request: Any, exception: BaseException, spider: Any = None) -> None:
+        try:
+            from scrapy.exceptions import IgnoreRequest
+            if isinstance(exception, IgnoreRequest):
+                return None  # robots.txt, offsite, a middleware's decision: not a download failure
+            fields = self._base(request, spider)
+            kind = classify_download_error(exception)
+            fields.update({ACTION: DOWNLOAD_FAILED, OUTCOME: "failure", ERROR_TYPE: kind,
+                           ERROR_MESSAGE: f"{type(exception).__name__}: {exception}"})
+            self._proxy_outcome(fields, False)
+            emit(logger, logging.WARNING, f"Download failed ({kind}) {request.url}", fields)
+        except Exception:
+            pass
+        return None
+
+
+# --- extension --------------------------------------------------------------------------------------
+_STAT_PREFIXES = (
+    "downloader/request_count", "downloader/response_count", "downloader/response_status_count/",
+    "downloader/exception_count", "downloader/exception_type_count/", "downloader/request_bytes",
+    "downloader/response_bytes", "item_scraped_count", "item_dropped_count", "item_dropped_reasons_count/",
+    "response_received_count", "retry/", "log_count/", "elapsed_time_seconds", "spider_exceptions/",
+    "request_depth_max", "scheduler/enqueued", "dupefilter/filtered", "httperror/", "logkit/",
+    "offsite/", "robotstxt/", "memusage/max",
+)
+
+
+def stats_summary(stats: dict) -> dict[str, Any]:
+    """The numeric stats worth keeping at spider close (what pages, errors, items and retries did)."""
+    out = {}
+    for k, v in (stats or {}).items():
+        if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        if k.startswith(_STAT_PREFIXES):
+            out[k] = v
+    return dict(sorted(out.items())[:300])
+
+
+class LogkitExtension:
+    """Spider open/close, items, callback failures."""
+
+    def __init__(self, crawler: Any):
+        from scrapy import signals
+        self.crawler = crawler
+        self.trace_id = _crawl_trace_id(crawler)
+        self.opened_at: float | None = None
+        settings = crawler.settings
+        if not settings.getbool("LOG_INSTALL_ROOT_HANDLER", True):
+            # Scrapy sets the "scrapy" logger to DEBUG and applies LOG_LEVEL only in the root
+            # handler it installs; without that handler, apply LOG_LEVEL here.
+            lvl = settings.get("LOG_LEVEL") or "DEBUG"
+            logging.getLogger("scrapy").setLevel(lvl if isinstance(lvl, int) else str(lvl).upper())
+        s = crawler.signals
+        s.connect(self.spider_opened, signal=signals.spider_opened)
+        s.connect(self.spider_closed, signal=signals.spider_closed)
+        s.connect(self.item_scraped, signal=signals.item_scraped)
+        s.connect(self.item_dropped, signal=signals.item_dropped)
+        s.connect(self.item_error, signal=signals.item_error)
+        s.connect(self.spider_error, signal=signals.spider_error)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> "LogkitExtension":
+        return cls(crawler)
+
+    def _common(self, spider: Any) -> dict[str, Any]:
+        spider = spider or getattr(self.crawler, "spider", None)
+        f: dict[str, Any] = {TRACE_ID: self.trace_id}
+        if getattr(spider, "name", None):
+            f[SPIDER] = spider.name
+        return f
+
+    def spider_opened(self, spider: Any = None, **kw) -> None:
+        self.opened_at = time.perf_counter()
+        f = {**self._common(spider), ACTION: SPIDER_OPENED, OUTCOME: "success"}
+        emit(logger, logging.INFO, f"Spider {f.get(SPIDER)} opened", f)
+
+    def spider_closed(self, spider: Any = None, reason: str | None = None, **kw) -> None:
+        reason = str(reason or "unknown")
+        ok = reason == "finished" or reason.startswith("closespider_")
+        f = {**self._common(spider), ACTION: SPIDER_CLOSED, FINISH_REASON: reason,
+             OUTCOME: "success" if ok else "failure"}
+        try:
+            f[STATS] = stats_summary(self.crawler.stats.get_stats())
+        except Exception:
+            pass
+        if self.opened_at is not None:
+            f[DURATION] = int((time.perf_counter() - self.opened_at) * 1e9)
+        emit(logger, logging.INFO if ok else logging.WARNING, f"Spider {f.get(SPIDER)} closed ({reason})", f)
+
+    def _item_fields(self, item: Any, response: Any, spider: Any) -> dict[str, Any]:
+        f = {**self._common(spider), ITEM_TYPE: _item_type(item)}
+        url = getattr(response, "url", None)
+        if url:
+            f[URL_FULL] = url
+            d = _domain(url)
+            if d:
+                f[URL_DOMAIN] = d
+        return f
+
+    def item_scraped(self, item: Any = None, response: Any = None, spider: Any = None, **kw) -> None:
+        f = {**self._item_fields(item, response, spider), ACTION: ITEM_SCRAPED, OUTCOME: "success"}
+        status = _pop_item_status(item)
+        if status:
+            f[ITEM_STATUS] = status
+        emit(logger, logging.INFO, f"Item {f[ITEM_TYPE]} scraped" + (f" ({status})" if status else ""), f)
+
+    def item_dropped(self, item: Any = None, response: Any = None, exception: Any = None, spider: Any = None,
+                     **kw) -> None:
+        _pop_item_status(item)
+        f = {**self._item_fields(item, response, spider), ACTION: ITEM_DROPPED, OUTCOME: "failure",
+             REASON: str(exception) if exception is not None else "dropped"}
+        f.pop(URL_FULL, None)
+        emit(logger, logging.INFO, f"Item {f[ITEM_TYPE]} dropped: {f[REASON]}", f)
+
+    def item_error(self, item: Any = None, response: Any = None, spider: Any = None, failure: Any = None,
+                   **kw) -> None:
+        """A pipeline raised (not DropItem): the item is lost, so it is an ``item.dropped`` with the error."""
+        _pop_item_status(item)
+        exc = getattr(failure, "value", None)
+        f = {**self._item_fields(item, response, spider), ACTION: ITEM_DROPPED, OUTCOME: "failure",
+             REASON: f"pipeline error: {type(exc).__name__}" if exc is not None else "pipeline error"}
+        f.pop(URL_FULL, None)
+        exc_info = None
+        if isinstance(exc, BaseException):
+            f.update(error_fields(exc))
+            exc_info = (type(exc), exc, getattr(failure, "tb", None) or exc.__traceback__)
+            if exc_info[2] is None:
+                try:
+                    f[ERROR_STACK] = failure.getTraceback()
+                except Exception:
+                    pass
+                exc_info = None
+        emit(logger, logging.ERROR, f"Item {f[ITEM_TYPE]} lost: {f[REASON]}", f, exc_info=exc_info)
+
+    def spider_error(self, failure: Any = None, response: Any = None, spider: Any = None, **kw) -> None:
+        """A callback raised: ``parse.failed`` with the callback's name as the parser."""
+        exc = getattr(failure, "value", None)
+        if not isinstance(exc, BaseException) or getattr(exc, _LOGGED, False):
+            return
+        fields = {**self._common(spider), ACTION: PARSE_FAILED, OUTCOME: "failure",
+                  PARSER: _callback_name(response, spider)}
+        url = getattr(response, "url", None)
+        if url:
+            fields[URL_FULL] = url
+            d = _domain(url)
+            if d:
+                fields[URL_DOMAIN] = d
+        fields.update(error_fields(exc))
+        tb = getattr(failure, "tb", None) or exc.__traceback__
+        exc_info = (type(exc), exc, tb) if tb is not None else None
+        if exc_info is None:
+            try:
+                fields[ERROR_STACK] = failure.getTraceback()
+            except Exception:
+                pass
+        emit(logger, logging.ERROR, f"Callback {fields[PARSER]} failed on {url}: {type(exc).__name__}: "
+             f"{fields[ERROR_MESSAGE]}", fields, exc_info=exc_info)
+        _mark_logged(exc)
+
+
+# --- log formatter ----------------------------------------------------------------------------------
+def _log_formatter_base():
+    from scrapy.logformatter import LogFormatter
+    return LogFormatter
+
+
+class LogkitLogFormatter(_log_formatter_base()):
+    """Scrapy's LogFormatter minus the lines logkit's events replace.
+
+    Returning None from a LogFormatter method is Scrapy's documented way to not log an action.
+    ``crawled`` → ``page.fetched``; ``scraped``/``dropped``/``item_error`` → ``item.scraped`` /
+    ``item.dropped`` (Scrapy's lines would also print the whole item); ``spider_error`` →
+    ``parse.failed``; ``download_error`` → ``download.failed``.
+    """
+
+    def crawled(self, *args, **kwargs):
+        return None
+
+    def scraped(self, *args, **kwargs):
+        return None
+
+    def dropped(self, *args, **kwargs):
+        return None
+
+    def item_error(self, *args, **kwargs):
+        return None
+
+    def spider_error(self, *args, **kwargs):
+        return None
+
+    def download_error(self, *args, **kwargs):
+        return None
+
+
+# --- logging setup and the add-on -----------------------------------------------------------------
+class _MaskTelnetPassword(logging.Filter):
+    """Scrapy's telnet console logs its password at INFO: mask it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "password" in record.msg.lower() and record.args:
+            record.args = tuple("[MASKED]" for _ in (record.args if isinstance(record.args, tuple) else (record.args,)))
+        return True
+
+
+_configured: dict[str, bool] = {}
+
+
+def logging_settings_config(settings: Any) -> dict:
+    """The dictConfig the add-on applies, from ``LOGKIT_*`` and ``LOG_LEVEL`` settings."""
+    cfg = settings.get("LOGKIT_LOGGING")
+    if isinstance(cfg, dict):
+        return cfg
+    options = dict(settings.get("LOGKIT_LOGGING_OPTIONS") or {})
+    stream = settings.get("LOGKIT_LOG_STREAM", "stderr")
+    if stream in ("", "none", "None", False):
+        stream = None
+    filename = settings.get("LOGKIT_LOG_FILE") or None
+    if stream is None and not filename:
+        stream = "stderr"
+    lvl = settings.get("LOG_LEVEL") or "DEBUG"
+    level = logging.getLevelName(lvl) if isinstance(lvl, int) else str(lvl).upper()
+    return logging_config(settings.get("LOGKIT_SERVICE") or settings.get("BOT_NAME") or "scrapy", "scrapy",
+                          environment=settings.get("LOGKIT_ENVIRONMENT"), level=level, stream=stream,
+                          filename=filename, **options)
+
+
+def configure_logging(settings: Any) -> None:
+    """Apply logkit's dictConfig for a crawl process (what the add-on does; once per process)."""
+    if _configured.get("done"):
+        return
+    logging.config.dictConfig(logging_settings_config(settings))
+    telnet = logging.getLogger("scrapy.extensions.telnet")
+    if not any(isinstance(f, _MaskTelnetPassword) for f in telnet.filters):
+        telnet.addFilter(_MaskTelnetPassword())
+    _configured["done"] = True
+
+
+class LogkitAddon:
+    """``ADDONS = {"logkit.integrations.scrapy.LogkitAddon": 0}``: logging, correlation id, components.
+
+    Settings: ``LOGKIT_CONFIGURE_LOGGING`` (default True; False if you apply a logkit dictConfig
+    yourself), ``LOGKIT_SERVICE``, ``LOGKIT_ENVIRONMENT``, ``LOGKIT_LOG_FILE``, ``LOGKIT_LOG_STREAM``
+    ("stderr", "stdout" or None), ``LOGKIT_LOGGING_OPTIONS`` (more ``logging_config`` options),
+    ``LOGKIT_LOGGING`` (a whole dictConfig instead), ``LOGKIT_TRACE_ID``, ``LOGKIT_DETECT_CHALLENGES``.
+    """
+
+    @classmethod
+    def update_pre_crawler_settings(cls, settings: Any) -> None:
+        """Runs in CrawlerProcess/CrawlerRunner before Scrapy configures logging."""
+        if settings.getbool("LOGKIT_CONFIGURE_LOGGING", True):
+            settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="addon")
+            configure_logging(settings)
+        tid = valid_trace_id(settings.get("LOGKIT_TRACE_ID")) or valid_trace_id(os.environ.get(TRACE_ENV))
+        if tid and get_context().get(TRACE_ID) != tid:
+            # Bound at the top of the process, before the reactor runs: every callback inherits it.
+            bind(**{TRACE_ID: tid})
+
+    def update_settings(self, settings: Any) -> None:
+        settings["EXTENSIONS"][EXTENSION_PATH] = 0
+        settings["DOWNLOADER_MIDDLEWARES"][MIDDLEWARE_PATH] = MIDDLEWARE_ORDER
+        settings.set("LOG_FORMATTER", LOG_FORMATTER_PATH, priority="addon")
+        if settings.getbool("LOGKIT_CONFIGURE_LOGGING", True) and not _configured.get("done"):
+            # The add-on was enabled per spider (custom_settings), after Scrapy set up logging:
+            # take Scrapy's root handler out and apply logkit's config now.
+            from scrapy.utils import log as scrapy_log
+            uninstall = getattr(scrapy_log, "_uninstall_scrapy_root_handler", None)
+            handler = scrapy_log.get_scrapy_root_handler()
+            if uninstall is not None:
+                uninstall()
+            elif handler is not None:
+                logging.getLogger().removeHandler(handler)
+            settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="addon")
+            configure_logging(settings)
