@@ -51,6 +51,65 @@ def test_mask_kinds(message, expected):
     assert mask(message) == expected
 
 
+def test_mask_collapses_runs_whatever_the_whitespace():
+    assert mask("ids 1  2\t3 done") == "ids <*> done"
+
+
+# The token-by-token masker must give exactly `mask(message).split()`: tokens that take
+# part in a match across whitespace (sizes, month dates, ISO date + time, quoted strings),
+# digit normalization (0x keeps its 0) and the run-collapse across tokens.
+_TRICKY = [
+    "Jun", "Sat", "Sat,", "Dec", "Decision", "18", "18,", "2005", "02:08:11", "KB", "KB)", "bytes",
+    "sec", "sec,", "s", "ms.", "(1.98", "(1.98KB)", "<1", "12ms", "3.5", "0x1F", "0x1f-a", "1x5",
+    "10.0.0.1:80", "/10.0.0.1", "1.2.3.4.5", "2005-06-18", "'John", "Smith'", "'a'", '"Big', 'Sale"',
+    "it's", "'", "ssh2", "md5", "<*>", "uid=0", "audit(1122.4:7):", "foo::bar", "fe80::1",
+    "user@example.com", "http://x.y/1", "/var/log/a1", "C:\\x\\1", "blk_-123", "x", "word", "-12",
+    "second(s).", "00:02", "MB", "µs", "days", "é1", "\u0661\u0662",
+]
+
+
+def test_token_masker_equals_mask():
+    from logkit.patterns.masking import TokenMasker
+
+    rng = random.Random(3)
+    masker = TokenMasker(max_entries=16)  # tiny: the caches are cleared again and again
+    for _ in range(4000):
+        words = [rng.choice(_TRICKY) + (rng.choice(_TRICKY) if rng.random() < 0.2 else "")
+                 for _ in range(rng.randint(0, 8))]
+        message = "".join(w + rng.choice([" "] * 8 + ["  ", "\t"]) for w in words).rstrip()
+        assert masker.tokens(message) == tuple(mask(message).split()), message
+    for cache in (masker.tok, masker.raw, masker.kinds, masker.regions):
+        assert len(cache) <= 16
+
+
+def test_caches_change_nothing():
+    rng = random.Random(8)
+    lines = [
+        rng.choice([
+            f"proxy{rng.randint(1, 9)}.example.com:{rng.randint(1, 65535)} close, {rng.randint(0, 10**6)} bytes "
+            f"({rng.randint(1, 999)}.{rng.randint(0, 9)} KB) sent, lifetime <1 sec",
+            f"Failed password for {rng.choice(['root', 'bob', 'x1'])} from 10.0.{rng.randint(0, 255)}.{rng.randint(0, 255)} "
+            f"port {rng.randint(1, 65535)} ssh2",
+            f"session {rng.randint(1, 10**9):x} opened at Jun {rng.randint(1, 28)} 02:0{rng.randint(0, 9)}:11 2005",
+            f"job 0x{rng.randint(1, 10**6):x} moved from {rng.choice(['QUEUED', 'RUNNING'])} to DONE",
+        ])
+        for _ in range(3000)
+    ]
+    reference = TemplateMiner()
+    expected_stream = [reference.add(x) for x in lines]
+    expected = [(t.id, t.template, t.count, t.example) for t in reference.templates()]
+    expected_final = [reference.final_id(x) for x in lines]
+    tiny = TemplateMiner()
+    tiny._cache_max = 8
+    tiny._masker.max_entries = 16
+    assert [tiny.add(x) for x in lines] == expected_stream
+    assert [(t.id, t.template, t.count, t.example) for t in tiny.templates()] == expected
+    assert len(tiny._by_text) <= 8 and len(tiny._alias) <= 8
+    # mine() takes the same path as add() and gives the same final ids.
+    assert [tid for tid, _ in TemplateMiner().mine(lines)] == expected_final
+    assert len(set(expected_final)) >= 4
+
+
 def test_mask_keeps_constants():
     # Plain words, a protocol name with one digit and a C++ scope are not variables.
     assert mask("Failed password for root port 22 ssh2") == "Failed password for root port <*> ssh2"
@@ -166,6 +225,10 @@ def test_bounded_memory_with_distinct_random_messages():
         m.add(" ".join(word() for _ in range(rng.randint(1, 12))))
     assert len(m._clusters) <= cap + 1
     assert len(m._seqs) <= 2000
+    # The speed-up caches are bounded too.
+    assert len(m._by_text) <= m._cache_max and len(m._alias) <= m._cache_max
+    for cache in (m._masker.tok, m._masker.raw, m._masker.kinds, m._masker.regions):
+        assert len(cache) <= m._masker.max_entries
     assert all(len(s) <= 8 for s in m._seqs)
     templates = m.templates()
     assert len(templates) <= cap

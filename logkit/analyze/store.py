@@ -321,7 +321,7 @@ class Store:
                f"SELECT {select_list(self.fields, root=root)}, {int(fid)} "
                f"FROM read_ndjson({_quote(path)}, columns={columns_sql(self.fields, root=root)}, "
                f"compression={_quote(compression)}, ignore_errors={'false' if strict else 'true'}, "
-               f"maximum_object_size={2 * inp.MAX_LINE})")
+               f"maximum_object_size={inp.MAX_LINE + 1024})")
         return self.con.execute(sql).fetchone()[0]
 
 

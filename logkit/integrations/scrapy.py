@@ -24,8 +24,9 @@ environment variable, see :func:`logkit.integrations.trace_env`); and it enables
   Scrapy's stats), ``item.scraped`` / ``item.dropped`` (item type; ``scrapy.item.status`` when a
   pipeline called :func:`set_item_status`), ``parse.failed`` for a callback that raised.
 - :class:`LogkitLogFormatter`: Scrapy's per-page and per-item lines ("Crawled (200)", "Scraped
-  from", "Dropped", "Error processing", "Spider error", "Error downloading") are left out, since
-  the events above say the same with fields (and without the item's content).
+  from", "Dropped") are left out and its "Error processing", "Spider error", "Error downloading"
+  lines go to DEBUG, since the events above say the same with fields (and without the item's
+  content).
 
 ``parse_guard(parser_name)`` wraps parser code (decorator or ``with``) and logs ``parse.failed``
 with the domain and parser name. See docs/scrapy.md.
@@ -180,8 +181,9 @@ def _item_type(item: Any) -> str:
 
 # --- correlation id -------------------------------------------------------------------------------
 def _crawl_trace_id(crawler: Any) -> str:
-    """The crawl's correlation id: LOGKIT_TRACE_ID (setting, then environment), else the bound one,
-    else a new one; the same for every component of one crawler."""
+    """The crawl's correlation id: LOGKIT_TRACE_ID (setting, then environment), else the bound one
+    (the add-on binds one at process start), else a new one; the same for every component of one
+    crawler. logkit's own events always carry it explicitly."""
     tid = getattr(crawler, "_logkit_trace_id", None)
     if tid:
         return tid
@@ -193,38 +195,7 @@ def _crawl_trace_id(crawler: Any) -> str:
         crawler._logkit_trace_id = tid
     except Exception:
         pass
-    _stamp_records_with(tid)
     return tid
-
-
-_record_trace: dict[str, str] = {}
-
-
-def _stamp_records_with(trace_id: str) -> None:
-    """Give records made while no trace.id is bound the crawl's id.
-
-    Scrapy runs callbacks from the reactor, outside any context a component could bind in, so a
-    record factory (made once per process) stamps the id on records that carry none — Scrapy's
-    own lines and the spider's ``self.logger`` calls. With several crawls in one process, the
-    last one started wins for those records; logkit's own events always carry their crawl's id.
-    """
-    _record_trace["id"] = trace_id
-    if _record_trace.get("installed"):
-        return
-    previous = logging.getLogRecordFactory()
-
-    def factory(*args, **kwargs):
-        record = previous(*args, **kwargs)
-        try:
-            tid = _record_trace.get("id")
-            if tid and TRACE_ID not in get_context() and TRACE_ID not in record.__dict__:
-                record.__dict__[TRACE_ID] = tid
-        except Exception:
-            pass
-        return record
-
-    logging.setLogRecordFactory(factory)
-    _record_trace["installed"] = "1"
 
 
 # --- item status (new / updated) ------------------------------------------------------------------
@@ -319,8 +290,7 @@ class parse_guard(contextlib.ContextDecorator):
         if exc is None or not isinstance(exc, Exception):
             return False
         if not getattr(exc, _LOGGED, False):
-            _parse_failed(self.parser_name, exc, self.url, self.spider,
-                          _record_trace.get("id") if TRACE_ID not in get_context() else None)
+            _parse_failed(self.parser_name, exc, self.url, self.spider)
         return self.swallow
 
     def _with_args(self, args: tuple, kwargs: dict) -> "parse_guard":
@@ -643,10 +613,12 @@ def _log_formatter_base():
 class LogkitLogFormatter(_log_formatter_base()):
     """Scrapy's LogFormatter minus the lines logkit's events replace.
 
-    Returning None from a LogFormatter method is Scrapy's documented way to not log an action.
-    ``crawled`` → ``page.fetched``; ``scraped``/``dropped``/``item_error`` → ``item.scraped`` /
-    ``item.dropped`` (Scrapy's lines would also print the whole item); ``spider_error`` →
-    ``parse.failed``; ``download_error`` → ``download.failed``.
+    ``crawled`` (→ ``page.fetched``), ``scraped`` and ``dropped`` (→ ``item.scraped`` /
+    ``item.dropped``; Scrapy's lines would also print the whole item) return None, Scrapy's
+    documented way to not log an action. ``item_error``, ``spider_error`` and ``download_error``
+    must return a dict in Scrapy 2.19 (its scraper does not accept None there), so they keep
+    Scrapy's message at DEBUG: below the usual ``LOG_LEVEL``, and logkit's ``item.dropped``,
+    ``parse.failed`` and ``download.failed`` events carry the error.
     """
 
     def crawled(self, *args, **kwargs):
@@ -658,14 +630,20 @@ class LogkitLogFormatter(_log_formatter_base()):
     def dropped(self, *args, **kwargs):
         return None
 
+    @staticmethod
+    def _debug(result):
+        if isinstance(result, dict):
+            result = {**result, "level": logging.DEBUG}
+        return result
+
     def item_error(self, *args, **kwargs):
-        return None
+        return self._debug(super().item_error(*args, **kwargs))
 
     def spider_error(self, *args, **kwargs):
-        return None
+        return self._debug(super().spider_error(*args, **kwargs))
 
     def download_error(self, *args, **kwargs):
-        return None
+        return self._debug(super().download_error(*args, **kwargs))
 
 
 # --- logging setup and the add-on -----------------------------------------------------------------
@@ -687,8 +665,9 @@ def logging_settings_config(settings: Any) -> dict:
     if isinstance(cfg, dict):
         return cfg
     options = dict(settings.get("LOGKIT_LOGGING_OPTIONS") or {})
-    stream = settings.get("LOGKIT_LOG_STREAM", "stderr")
-    if stream in ("", "none", "None", False):
+    # Scrapy's Settings.get() turns a None value into the default: read the raw value.
+    stream = settings["LOGKIT_LOG_STREAM"] if "LOGKIT_LOG_STREAM" in settings else "stderr"
+    if stream in ("", "none", "None", False, None):
         stream = None
     filename = settings.get("LOGKIT_LOG_FILE") or None
     if stream is None and not filename:
@@ -726,9 +705,12 @@ class LogkitAddon:
         if settings.getbool("LOGKIT_CONFIGURE_LOGGING", True):
             settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="addon")
             configure_logging(settings)
-        tid = valid_trace_id(settings.get("LOGKIT_TRACE_ID")) or valid_trace_id(os.environ.get(TRACE_ENV))
-        if tid and get_context().get(TRACE_ID) != tid:
-            # Bound at the top of the process, before the reactor runs: every callback inherits it.
+        tid = valid_trace_id(settings.get("LOGKIT_TRACE_ID")) or valid_trace_id(os.environ.get(TRACE_ENV)) \
+            or valid_trace_id(get_context().get(TRACE_ID)) or new_trace_id()
+        if get_context().get(TRACE_ID) != tid:
+            # Bound here, at the top of the process before the reactor runs, every callback
+            # inherits it (Scrapy's own records and the spider's included). Components created
+            # later run inside copied contexts, where a binding would not reach the callbacks.
             bind(**{TRACE_ID: tid})
 
     def update_settings(self, settings: Any) -> None:

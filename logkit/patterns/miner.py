@@ -3,10 +3,13 @@
 Two stages (docs/patterns.md has the figures behind each choice):
 
 1. Online (``TemplateMiner.add``): mask the variable parts, split on whitespace, and look
-   the masked token sequence up in a dict. Most messages hit an already seen sequence, so the
-   common path is one regex pass and one dict lookup. An unseen sequence joins the most
-   similar online cluster of the same token count (similarity fixed at ``SIMILARITY``) or
-   starts a new one. The id an online cluster returns never changes during a run.
+   the masked token sequence up in a dict. The common path runs no regex at all: the
+   message's digits are normalized (``masking.normalize``) and that text is looked up in a
+   bounded cache of sequences; on a miss the tokens are masked one by one from a token
+   cache (``masking.TokenMasker``, exactly ``mask(message).split()``). An unseen sequence
+   joins the most similar online cluster of the same token count (similarity fixed at
+   ``SIMILARITY``) or starts a new one. The id an online cluster returns never changes
+   during a run.
 
 2. Final (``TemplateMiner.templates`` / ``final_id``): the distinct masked sequences are
    regrouped from scratch, per token count, by token frequency. For each sequence the
@@ -152,12 +155,13 @@ class TemplateMiner:
         self._known: dict[str, tuple[str, ...]] = {}  # id -> template tokens, load order
         self._final: dict[tuple[str, ...], tuple[str, str]] | None = None
         self._final_templates: list[Template] | None = None
+        self._finals: list = []
         self._overflow_cluster: _Cluster | None = None
         self.messages = 0
         # Speed only, bounded, never changing a result: the token masker's caches, the
         # normalized message -> sequence cache, and per-token masked tuple -> sequence for
         # tuples that are not the sequence itself (a run collapsed, or truncated).
-        self._cache_max = max(1024, min(max_sequences, 50_000))
+        self._cache_max = max(1024, min(max_sequences, 20_000))
         self._masker = TokenMasker(self._cache_max)
         self._by_text: dict[str, _Seq] = {}
         self._alias: dict[tuple, _Seq] = {}
@@ -376,7 +380,8 @@ class TemplateMiner:
     def templates(self) -> list[Template]:
         """Final templates, most frequent first (ties by id, so the order is deterministic)."""
         self._finalize()
-        assert self._final_templates is not None
+        if self._final_templates is None:
+            self._final_templates = [Template(*f[:5]) for f in self._finals]
         return list(self._final_templates)
 
     def _finalize(self) -> dict[tuple[str, ...], tuple[str, str]]:
@@ -408,7 +413,7 @@ class TemplateMiner:
         by_text: dict[tuple[str, ...], tuple[str, list[tuple[str, ...]], bool]] = {}
         for tmpl, seqs in members.items():
             text, tid, is_new = self._name(tmpl, seqs, counts, known_items, known_rank)
-            key = tuple(text.split())
+            key = tuple(text.split()) if known_items else tmpl
             if key in by_text:
                 by_text[key][1].extend(seqs)
             else:
@@ -432,12 +437,12 @@ class TemplateMiner:
             ]
             finals = keep + [spill]
         self._final = {}
-        self._final_templates = []
         for tid, text, total, example, is_new, seqs in finals:
             pair = (tid, text)
             for s in seqs:
                 self._final[s] = pair
-            self._final_templates.append(Template(tid, text, total, example, is_new))
+        self._finals = finals  # the Template objects are made only if templates() asks
+        self._final_templates = None
         for tokens, seq in self._seqs.items():
             seq.final = self._final[tokens]
         for c in overflowing:
