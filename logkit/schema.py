@@ -149,6 +149,9 @@ _FIELDS: list[Field] = [
     # --- Scrapy and parsers ---------------------------------------------------------------
     _c("scrapy.spider", "keyword", "Spider name."),
     _c("scrapy.proxy", "keyword", "Proxy URL the request went through, credentials removed."),
+    _c("scrapy.proxy_outcome", "keyword", "How the proxy did on this attempt: success when a "
+       "response came back that is not a block or challenge page (and not 407/502/504), failure on a "
+       "download error, a block or a challenge.", allowed=("success", "failure")),
     _c("scrapy.retry_times", "long", "Retries of this request so far."),
     _c("scrapy.depth", "long", "Crawl depth of the request."),
     _c("scrapy.challenge.kind", "keyword", "Challenge kind.", allowed=("captcha", "block")),
@@ -166,10 +169,6 @@ _FIELDS: list[Field] = [
     _c("logkit.ship.lag", "long", "Bytes written to the inputs but not yet shipped.", unit="bytes"),
     _c("logkit.dropped", "long", "Events dropped because the non-blocking queue was full."),
     _c("extra", "flattened", "Keys the application added that the schema does not name."),
-    # added by integrations ----------------------------------------------------------------
-    _c("scrapy.proxy_outcome", "keyword", "How the proxy did on this attempt: success when a "
-       "response came back that is not a block or challenge page (and not 407/502/504), failure on a "
-       "download error, a block or a challenge.", allowed=("success", "failure")),
 ]
 
 FIELDS: dict[str, Field] = {f.name: f for f in _FIELDS}
@@ -191,7 +190,7 @@ _TASK = ("celery.task.name", "celery.task.id")
 _TASK_OPT = ("celery.task.parent_id", "celery.task.root_id", "celery.task.queue",
              "celery.task.retries", "celery.worker.hostname", "celery.task.state")
 _PAGE = ("url.full", "url.domain")
-_PAGE_OPT = ("scrapy.spider", "scrapy.proxy", "scrapy.retry_times", "scrapy.depth",
+_PAGE_OPT = ("scrapy.spider", "scrapy.proxy", "scrapy.proxy_outcome", "scrapy.retry_times", "scrapy.depth",
              "http.request.method")
 
 EVENT_TYPES: dict[str, EventType] = {e.action: e for e in [

@@ -5,21 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import logging.config
-import os
 import re
-import tempfile
 
 import pytest
 
-from integrations_support import capture, of, schema_problems
+from integrations_support import capture, django_setup, of, schema_problems
 
-_db = os.path.join(tempfile.mkdtemp(prefix="logkit-django-"), "db.sqlite3")
-os.environ["LOGKIT_TEST_DJANGO_DB"] = _db
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.django_project.settings")
-
-import django  # noqa: E402
-
-django.setup()
+django_setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
@@ -34,8 +26,6 @@ HEX32 = re.compile(r"[0-9a-f]{32}")
 
 @pytest.fixture(scope="module")
 def user():
-    from django.conf import settings
-    assert settings.DATABASES["default"]["NAME"] == _db
     call_command("migrate", verbosity=0, interactive=False)
     return get_user_model().objects.create_user("alice", password="pw-not-logged")
 

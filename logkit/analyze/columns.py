@@ -1,7 +1,8 @@
 """The analyzer's columns, derived from the schema module (never a second list of field names).
 
-Every field the analyzer reads is named once, through :func:`col` / :data:`REPORT_FIELDS`, and each
-name is checked against ``logkit.schema`` at import: a typo fails at import, not at query time.
+Every field the analyzer reads is named through :func:`col`, which checks it against
+``logkit.schema``: the queries are formatted at import, so a typo fails at import, not at query time.
+The analysis columns (``queries.REPORT_FIELDS``) are the fields the queries name, nothing more.
 
 From those names this module generates the DuckDB side:
 
@@ -40,18 +41,6 @@ def duck_type(name: str) -> str:
 
 TIMESTAMP = "@timestamp"
 
-#: The fields the report reads: the columns of the analysis table. Checked against the schema below.
-REPORT_FIELDS: tuple[str, ...] = (
-    "@timestamp", "log.level", "message", "event.action", "event.outcome", "event.duration",
-    "service.name", "service.type", "host.hostname", "url.domain", "http.response.status_code",
-    "scrapy.spider", "scrapy.proxy", "scrapy.challenge.vendor", "scrapy.challenge.kind",
-    "scrapy.item.status", "celery.task.name", "celery.task.runtime", "celery.task.queue_wait",
-    "celery.task.timed_out", "celery.worker.hostname", "error.type", "error.message",
-    "logkit.schema_version",
-)
-for _n in REPORT_FIELDS:
-    schema.field(_n)
-
 #: Every field of the schema (the store and ``logkit query`` see them all).
 ALL_FIELDS: tuple[str, ...] = tuple(schema.FIELDS)
 
@@ -84,7 +73,7 @@ def _ident(s: str) -> str:
     return '"' + s.replace('"', '""') + '"'
 
 
-def json_columns(fields=REPORT_FIELDS) -> dict[str, str]:
+def json_columns(fields) -> dict[str, str]:
     """``read_ndjson(columns=...)``: nested structs per top-level namespace plus every dotted name."""
     cols: dict[str, str] = {}
     for k, v in _tree(fields).items():
@@ -95,12 +84,12 @@ def json_columns(fields=REPORT_FIELDS) -> dict[str, str]:
     return cols
 
 
-def struct_type(fields=REPORT_FIELDS) -> str:
+def struct_type(fields) -> str:
     """The same columns as one STRUCT type (for ``_source`` of Elasticsearch exports)."""
     return "STRUCT(" + ", ".join(f"{_ident(k)} {v}" for k, v in json_columns(fields).items()) + ")"
 
 
-def columns_sql(fields=REPORT_FIELDS, *, root: str | None = None) -> str:
+def columns_sql(fields, *, root: str | None = None) -> str:
     """The ``columns`` argument as a SQL struct literal. ``root="_source"`` nests everything under it."""
     cols = json_columns(fields) if root is None else {root: struct_type(fields)}
     return "{" + ", ".join(f"'{k.replace(chr(39), chr(39) * 2)}': '{v}'" for k, v in cols.items()) + "}"
@@ -117,9 +106,9 @@ def field_expr(name: str, *, root: str | None = None) -> str:
     return f"COALESCE({dotted}, {nested})"
 
 
-def select_list(fields=REPORT_FIELDS, *, root: str | None = None) -> str:
+def select_list(fields, *, root: str | None = None) -> str:
     return ", ".join(f"{field_expr(n, root=root)} AS {col(n)}" for n in fields)
 
 
-def table_columns(fields=REPORT_FIELDS) -> list[tuple[str, str]]:
+def table_columns(fields) -> list[tuple[str, str]]:
     return [(n, duck_type(n)) for n in fields]

@@ -247,7 +247,10 @@ def iter_lines(path: str, compression: str, start: int = 0) -> Iterator[tuple[in
             buf = lines.pop()
             for ln in lines:
                 n += 1
-                yield n, LINE, ln
+                if len(ln) > MAX_LINE:
+                    yield n, TOO_LONG_LINE, b""
+                else:
+                    yield n, LINE, ln
             if len(buf) > MAX_LINE:
                 n += 1
                 yield n, TOO_LONG_LINE, b""

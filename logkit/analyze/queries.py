@@ -21,14 +21,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
+from .. import schema as _schema
 from .columns import col
 
 #: Rates are ratios in [0, 1]; durations are seconds; times are UTC timestamps.
 
 
+_USED: set[str] = {"@timestamp", "service.name", "url.domain"}  # the filters' fields
+
+
 class _Fields:
+    """``{f[url.domain]}`` in a query: the quoted column, checked against the schema, and recorded
+    (the fields the queries name are exactly the columns an analysis loads)."""
+
     def __getitem__(self, name: str) -> str:
-        return col(name)
+        c = col(name)
+        _USED.add(name)
+        return c
 
 
 @dataclass(frozen=True)
@@ -301,6 +310,9 @@ for _name in ("failure_patterns",):
                            _qq.filtered)
 
 
+#: The fields the report reads, in schema order: the columns of an in-memory analysis store.
+REPORT_FIELDS: tuple[str, ...] = tuple(n for n in _schema.FIELDS if n in _USED)
+
 # --- running ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Filters:
@@ -358,3 +370,12 @@ def run(con, name: str, flt: Filters = Filters(), **params: Any) -> tuple[tuple[
 
 def names() -> Sequence[str]:
     return tuple(QUERIES)
+
+
+def reference_markdown() -> str:
+    """The report sections' definitions, as docs/analyze.md carries them (a test keeps them equal)."""
+    out = []
+    for q in QUERIES.values():
+        out.append(f"### `{q.name}` — {q.title}\n\n{q.definition}\n\nColumns: "
+                   + ", ".join(f"`{c}`" for c in q.columns) + "\n")
+    return "\n".join(out)

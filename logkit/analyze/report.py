@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -118,7 +119,14 @@ def analyze(inputs: Sequence[str] | None = None, *, db: str | Store | None = Non
     now = now or datetime.now(timezone.utc)
     flt = Q.Filters(parse_time(since, now), parse_time(until, now), _as_tuple(service), _as_tuple(domain))
     own = not isinstance(db, Store)
-    store = db if isinstance(db, Store) else Store(db, memory_limit=memory_limit)
+    if isinstance(db, Store):
+        store = db
+    elif db and not inputs:  # report on an existing store: read-only, so it can be shared
+        if not os.path.exists(db):
+            raise NothingToRead(f"no such store: {db}")
+        store = Store(db, read_only=True, memory_limit=memory_limit)
+    else:
+        store = Store(db, memory_limit=memory_limit)
     try:
         loaded = LoadResult()
         if inputs:

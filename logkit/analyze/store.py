@@ -34,7 +34,8 @@ from typing import Sequence
 import duckdb
 
 from . import inputs as inp
-from .columns import ALL_FIELDS, REPORT_FIELDS, col, columns_sql, duck_type, select_list
+from .queries import REPORT_FIELDS
+from .columns import ALL_FIELDS, col, columns_sql, duck_type, field_expr, select_list
 
 TS = col("@timestamp")
 
@@ -80,8 +81,11 @@ class Store:
     """
 
     def __init__(self, path: str | None = None, *, fields: Sequence[str] | None = None,
-                 memory_limit: str | None = None, threads: int | None = None, read_only: bool = False):
+                 memory_limit: str | None = None, threads: int | None = None, read_only: bool = False,
+                 slim: bool | None = None):
         self.path = path
+        #: Keep ``message`` only on failures and critical events (default: for in-memory report stores).
+        self.slim = (path is None and fields is None) if slim is None else slim
         self._tmp = tempfile.mkdtemp(prefix="logkit-analyze-")
         if path:
             self.con = duckdb.connect(path, read_only=read_only)
@@ -317,8 +321,16 @@ class Store:
 
     def _insert(self, path: str, compression: str, fid: int, fmt: str, *, strict: bool) -> int:
         root = "_source" if fmt == "es" else None
+        sel = select_list(self.fields, root=root)
+        if self.slim:
+            # One analysis in memory: the message is kept only where a report section shows it
+            # (failures, critical events); storing every message costs a third of the load time.
+            msg = f"{field_expr('message', root=root)} AS {col('message')}"
+            keep = (f"({field_expr('event.outcome', root=root)} = 'failure' OR "
+                    f"{field_expr('log.level', root=root)} IN ('error', 'critical'))")
+            sel = sel.replace(msg, f"CASE WHEN {keep} THEN {field_expr('message', root=root)} END AS {col('message')}")
         sql = (f"INSERT INTO events ({', '.join(col(n) for n in self.fields)}, _file_id) "
-               f"SELECT {select_list(self.fields, root=root)}, {int(fid)} "
+               f"SELECT {sel}, {int(fid)} "
                f"FROM read_ndjson({_quote(path)}, columns={columns_sql(self.fields, root=root)}, "
                f"compression={_quote(compression)}, ignore_errors={'false' if strict else 'true'}, "
                f"maximum_object_size={inp.MAX_LINE + 1024})")

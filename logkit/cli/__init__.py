@@ -14,10 +14,14 @@ COMMANDS: dict[str, str] = {
     "schema": "logkit.cli.schema:schema",
     "validate": "logkit.cli.validate:validate",
     "patterns": "logkit.cli.patterns:patterns",
+    "ship": "logkit.cli.ship:ship",
+    "es": "logkit.cli.es:es",
+    "kibana": "logkit.cli.kibana:kibana",
     "analyze": "logkit.cli.analyze:analyze",
     "load": "logkit.cli.load:load",
     "query": "logkit.cli.query:query",
     "demo": "logkit.cli.demo:demo",
+    "metrics": "logkit.cli.metrics:metrics",
 }
 
 

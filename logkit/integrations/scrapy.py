@@ -224,6 +224,10 @@ def _pop_item_status(item: Any) -> str | None:
     return _item_status.pop(id(item), None)
 
 
+# Names of the spiders open in this process (for parse_guard used without a spider at hand).
+_open_spiders: dict[str, int] = {}
+
+
 # --- parse_guard ----------------------------------------------------------------------------------
 _LOGGED = "__logkit_logged__"
 
@@ -244,6 +248,8 @@ def _parse_failed(parser: str, exc: BaseException, url: Any = None, spider: Any 
         if d:
             fields[URL_DOMAIN] = d
     sname = getattr(spider, "name", None)
+    if not sname and len(_open_spiders) == 1:  # the usual one-spider process: it is that one
+        sname = next(iter(_open_spiders))
     if sname:
         fields[SPIDER] = sname
     if trace_id:
@@ -518,10 +524,17 @@ class LogkitExtension:
     def spider_opened(self, spider: Any = None, **kw) -> None:
         self.opened_at = time.perf_counter()
         f = {**self._common(spider), ACTION: SPIDER_OPENED, OUTCOME: "success"}
+        if f.get(SPIDER):
+            _open_spiders[f[SPIDER]] = _open_spiders.get(f[SPIDER], 0) + 1
         emit(logger, logging.INFO, f"Spider {f.get(SPIDER)} opened", f)
 
     def spider_closed(self, spider: Any = None, reason: str | None = None, **kw) -> None:
         reason = str(reason or "unknown")
+        sname = getattr(spider or getattr(self.crawler, "spider", None), "name", None)
+        if sname in _open_spiders:
+            _open_spiders[sname] -= 1
+            if _open_spiders[sname] <= 0:
+                del _open_spiders[sname]
         ok = reason == "finished" or reason.startswith("closespider_")
         f = {**self._common(spider), ACTION: SPIDER_CLOSED, FINISH_REASON: reason,
              OUTCOME: "success" if ok else "failure"}
@@ -729,3 +742,6 @@ class LogkitAddon:
                 logging.getLogger().removeHandler(handler)
             settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="addon")
             configure_logging(settings)
+            tid = valid_trace_id(settings.get("LOGKIT_TRACE_ID")) or valid_trace_id(os.environ.get(TRACE_ENV))
+            if tid and get_context().get(TRACE_ID) != tid:
+                bind(**{TRACE_ID: tid})  # best effort this late; logkit's own events carry it anyway

@@ -168,6 +168,32 @@ def mask_token(token: str) -> str:
     return mask(token)
 
 
+# Every string that `_UNITS` matches (its alternatives are finite), ASCII ones only.
+_UNIT_WORDS = frozenset(
+    [p + i + "B" for p in "KMGTP" for i in ("", "i")]
+    + [p + "b" for p in "kKMGTP"]
+    + "B byte bytes ns us ms s sec secs second seconds min mins minute minutes".split()
+    + "h hr hrs hour hours day days".split()
+)
+_MONTH3 = frozenset("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())
+
+
+def is_plain_word(ntoken: str) -> bool:
+    """True for an ASCII token of letters, digits and underscores that is not sensitive.
+
+    Such a token is all word characters, so of the sensitive kinds only two can hold: the
+    whole token is a unit word (`KB`, `sec`), or the whole token is a month name followed
+    by lowercase letters (`Jun`, `June`). Both have letters only. Letters-only tokens that
+    are units or start with a month abbreviation go through `sensitivity`; the rest, and
+    every such token with a digit or an underscore, are not sensitive.
+    """
+    if not ntoken.isascii():
+        return False
+    if ntoken.isalpha():
+        return ntoken not in _UNIT_WORDS and ntoken[:3] not in _MONTH3
+    return ntoken.isalnum() or ntoken.replace("_", "").isalnum()
+
+
 def sensitivity(ntoken: str) -> str:
     """Kinds of token-spanning match this (normalized) token may take part in; "" if none."""
     # Cheap tests first: the first character of a unit word or "(", a lowercase last
@@ -210,6 +236,57 @@ def collapse(tokens) -> tuple[str, ...]:
     return tuple(tokens)
 
 
+def marker(ntoken: str, kinds: str) -> tuple:
+    """What the windows of a message need to know about a sensitive token: its kinds,
+    whether it starts with "(" and whether it holds each kind of quote. Never a str."""
+    return (kinds, ntoken[:1] == "(", "'" in ntoken, '"' in ntoken)
+
+
+def _plan(key: tuple) -> tuple[tuple[int, int], ...]:
+    """The merged windows of a per-token key (`TokenMasker.windowed`): the same spans as
+    `TokenMasker._windows` computes from the tokens themselves."""
+    n = len(key)
+
+    def paren(j):
+        x = key[j]
+        return x[1] if type(x) is tuple else x.startswith("(")
+
+    def quoted(j, q):
+        x = key[j]
+        return (x[2] if q == "'" else x[3]) if type(x) is tuple else q in x
+
+    spans = []
+    for i, x in enumerate(key):
+        if type(x) is not tuple:
+            continue
+        lo = hi = i
+        for k in x[0]:
+            if k == "u":
+                lo = min(lo, i - 1)
+                hi = max(hi, i + 2 if i + 1 < n and paren(i + 1) else i)
+            elif k == "p":
+                lo, hi = min(lo, i - 2), max(hi, i + 1)
+            elif k == "m":
+                lo, hi = min(lo, i - 1), max(hi, i + 4)
+            elif k == "i":
+                hi = max(hi, i + 1)
+            else:
+                j = i + 1
+                while j < n and not quoted(j, k):
+                    j += 1
+                if j < n:
+                    hi = max(hi, j)
+        spans.append((max(lo, 0), min(hi, n - 1)))
+    spans.sort()
+    merged = [list(spans[0])]
+    for lo, hi in spans[1:]:
+        if lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return tuple((lo, hi) for lo, hi in merged)
+
+
 class TokenMasker:
     """``tokens(message) == tuple(mask(message).split())``, computed token by token from
     bounded caches (see the comment above `normalize`). One per miner: not thread-safe."""
@@ -220,6 +297,13 @@ class TokenMasker:
         self.raw: dict[str, str] = {}  # raw token -> masked, when the mask keeps digits
         self.kinds: dict[str, str] = {}  # normalized token -> sensitivity ("" = none)
         self.regions: dict[str, tuple[str, ...]] = {}  # normalized window -> masked tokens
+        # After `pieces`: (start, end) of the tokens whose masked form keeps a digit
+        # (`ssh2`), or None when a digit was kept elsewhere (a window, odd whitespace).
+        self.kept: list[tuple[int, int]] | None = None
+        # normalized sensitive token -> its marker (see `marker`), and a per-token key with
+        # markers -> its merged windows (see `windowed`).
+        self.sens: dict[str, tuple] = {}
+        self.plans: dict[tuple, tuple[tuple[int, int], ...]] = {}
 
     def _store(self, cache: dict, key, value) -> None:
         if len(cache) >= self.max_entries:
@@ -235,18 +319,28 @@ class TokenMasker:
         ntoks = norm.split()
         out: list[str] = []
         sensitive = None
+        kept = None
         tok_get, raw_get, kinds_get = self.tok.get, self.raw.get, self.kinds.get
         for i, ntok in enumerate(ntoks):
             masked = tok_get(ntok)
             if masked is None:
                 rtok = rtoks[i]
                 masked = raw_get(rtok)
-                if masked is None:
+                if masked is not None:
+                    if kept is None:
+                        kept = []
+                    kept.append(i)
+                else:
                     kinds = kinds_get(ntok)
                     if kinds is None:
-                        kinds = sensitivity(ntok)
-                        self._store(self.kinds, ntok, kinds)
+                        if is_plain_word(ntok):
+                            kinds = ""  # never sensitive, and cached below in tok or raw
+                        else:
+                            kinds = sensitivity(ntok)
+                            self._store(self.kinds, ntok, kinds)
                     if kinds:
+                        if ntok not in self.sens:
+                            self._store(self.sens, ntok, marker(ntok, kinds))
                         if sensitive is None:
                             sensitive = []
                         sensitive.append((i, kinds))
@@ -255,12 +349,56 @@ class TokenMasker:
                         masked = mask_token(rtok)
                         if has_ascii_digit(masked):
                             self._store(self.raw, rtok, masked)
+                            if kept is None:
+                                kept = []
+                            kept.append(i)
                         else:
                             self._store(self.tok, ntok, masked)
             out.append(masked)
+        self.kept = None
         if sensitive is not None:
-            out = self._windows(message, rtoks, ntoks, out, sensitive)
+            # (A digit kept next to a window gets no kept-digit key: too rare to matter.)
+            return self._windows(message, rtoks, ntoks, out, sensitive)
+        if kept is not None and " ".join(rtoks) == message:
+            # The masked message is a function of the normalized text and of these raw
+            # tokens (every other token's mask, and every window's, has no digit).
+            spans = []
+            for i in kept:
+                start = sum(map(len, rtoks[:i])) + i
+                spans.append((start, start + len(rtoks[i])))
+            self.kept = spans
         return out
+
+    def windowed(self, key: tuple, ntoks: list[str], norm: str) -> tuple[str, ...] | None:
+        """``tokens(message)`` from `key`, the per-token key of the message: the masked
+        token (`tok`) of every token that is not sensitive, the `marker` of every one that
+        is. None when it cannot tell (odd whitespace, a window not in `regions`).
+
+        The windows `_windows` would mask depend only on the positions and kinds of the
+        sensitive tokens, on which tokens start with "(" and on which hold a quote, and a
+        token's mask keeps its first "(" and its quotes (no rule starts at "(", and within
+        one token no rule matches a quote). So `key` fixes the windows; each window is
+        masked from `regions`, by its normalized text, and every other token is its `tok`.
+        """
+        if " ".join(ntoks) != norm:
+            return None
+        plan = self.plans.get(key)
+        if plan is None:
+            plan = _plan(key)
+            self._store(self.plans, key, plan)
+        regions_get = self.regions.get
+        out: list = []
+        pos = 0
+        for lo, hi in plan:
+            masked = regions_get(" ".join(ntoks[lo : hi + 1]))
+            if masked is None:
+                return None
+            out += key[pos:lo]
+            out += masked
+            pos = hi + 1
+        out += key[pos:]
+        self.kept = None
+        return collapse(out)
 
     def _windows(self, message, rtoks, ntoks, out, sensitive) -> list[str]:
         n = len(rtoks)

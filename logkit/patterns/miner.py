@@ -29,7 +29,7 @@ import hashlib
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Iterable, Iterator
 
 from . import masking as _masking
@@ -163,8 +163,13 @@ class TemplateMiner:
         # tuples that are not the sequence itself (a run collapsed, or truncated).
         self._cache_max = max(1024, min(max_sequences, 20_000))
         self._masker = TokenMasker(self._cache_max)
-        self._by_text: dict[str, _Seq] = {}
+        self._by_text: dict[bytes, _Seq] = {}
         self._alias: dict[tuple, _Seq] = {}
+        # The whole-message cache for messages whose masked tokens keep a digit (`ssh2`,
+        # `md5`): normalized text -> (start, end) of the tokens that keep it
+        # (TokenMasker.kept), and (normalized text, those raw tokens) -> sequence.
+        self._kept: dict[bytes, tuple[tuple[int, int], ...]] = {}
+        self._by_kept: dict[tuple, _Seq] = {}
 
     # -- online ---------------------------------------------------------------------------
 
@@ -218,15 +223,30 @@ class TemplateMiner:
             if seq is not None:
                 seq.count += 1
                 return seq.cluster, seq, False
+        spans = self._kept.get(norm)
+        if spans is not None:
+            kept = (norm, *[message[a:b] for a, b in spans])
+            seq = self._by_kept.get(kept)
+            if seq is not None:
+                seq.count += 1
+                return seq.cluster, seq, False
         text = norm.decode("utf-8", "surrogatepass")
         # The per-token masked tuple, from the token cache: when every token is known and
         # none takes part in a token-spanning match, it is the masked message, before the
         # run-collapse and the length cap.
-        key = tuple(map(self._masker.tok.get, text.split()))
+        masker = self._masker
+        ntoks = text.split()
+        key = tuple(map(masker.tok.get, ntoks))
         seq = self._seqs.get(key) or self._alias.get(key)
         if seq is None:
             if None in key:
-                tokens = _truncate(self._masker.tokens(message, text), self.max_tokens)
+                # Sensitive tokens are not in `tok`: put their markers in, and if every
+                # token is then known, mask only the windows (TokenMasker.windowed).
+                skey = tuple(map(masker.sens.get, ntoks, key))
+                tokens = masker.windowed(skey, ntoks, text) if None not in skey else None
+                if tokens is None:
+                    tokens = masker.tokens(message, text)
+                tokens = _truncate(tokens, self.max_tokens)
             else:
                 tokens = _truncate(collapse(key), self.max_tokens)
             seq = self._seqs.get(tokens)
@@ -244,6 +264,13 @@ class TemplateMiner:
             is_new = False
         if seq.cacheable:
             self._remember(self._by_text, norm, seq)
+        elif spans is None and None in key:
+            spans = self._masker.kept
+            if spans:
+                self._remember(self._kept, norm, tuple(spans))
+                self._remember(self._by_kept, (norm, *[message[a:b] for a, b in spans]), seq)
+        elif spans is not None:
+            self._remember(self._by_kept, (norm, *[message[a:b] for a, b in spans]), seq)
         seq.count += 1
         return seq.cluster, seq, is_new
 
@@ -493,59 +520,76 @@ def regroup(counts: dict[tuple[str, ...], int], split_max_values: int = SPLIT_MA
 
 
 def _regroup_length(seqs: dict[tuple[str, ...], int], split_max_values: int):
+    if len(seqs) == 1:
+        return {seq: seq for seq in seqs}
     # Per position, how many messages have each word there.
-    width = len(next(iter(seqs)))
-    freqs: list[dict[str, int]] = [{} for _ in range(width)]
-    for seq, n in seqs.items():
-        for f, tok in zip(freqs, seq):
-            f[tok] = f.get(tok, 0) + n
+    keys = list(seqs)
+    counts = list(seqs.values())
+    freqs: list[dict[str, int]] = []
+    for col in zip(*keys):
+        f: dict[str, int] = {}
+        get = f.get
+        for tok, n in zip(col, counts):
+            f[tok] = get(tok, 0) + n
+        freqs.append(f)
     groups: dict[tuple, list[tuple[str, ...]]] = {}
-    for seq in seqs:
-        fs = [f[tok] for f, tok in zip(freqs, seq) if tok != W]
+    for seq in keys:
+        fl = [f[tok] for f, tok in zip(freqs, seq)]
+        fs = [x for x, tok in zip(fl, seq) if tok != W] if W in seq else fl
         if not fs:
             groups.setdefault((), []).append(seq)
             continue
         # The constant words of one logging call occur exactly as often as each other:
         # the frequency most of this sequence's words share marks them (ties: the higher).
-        how_many: dict[int, int] = {}
-        for x in fs:
-            how_many[x] = how_many.get(x, 0) + 1
-        root = max(how_many, key=lambda x: (how_many[x], x))
-        key = tuple(
-            (pos, tok) for pos, (f, tok) in enumerate(zip(freqs, seq)) if tok != W and f[tok] == root
-        )
-        groups.setdefault(key, []).append(seq)
+        distinct = set(fs)
+        if len(distinct) == 1:
+            root = fs[0]
+        else:
+            root = max(distinct, key=lambda x: (fs.count(x), x))
+        # The constant part: the word at each position where it has that frequency
+        # (None elsewhere, and at every `<*>`).
+        key = tuple([tok if x == root and tok != W else None for x, tok in zip(fl, seq)])
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [seq]
+        else:
+            group.append(seq)
     out: dict[tuple[str, ...], tuple[str, ...]] = {}
     variable: dict[str, bool] = {}
     for key, members in groups.items():
-        stack = [(members, frozenset(pos for pos, _ in key))]
+        if len(members) == 1:
+            out[members[0]] = members[0]
+            continue
+        stack = [(members, frozenset(pos for pos, tok in enumerate(key) if tok is not None))]
         while stack:
             group, fixed = stack.pop()
+            if len(group) == 1:
+                out[group[0]] = group[0]
+                continue
             columns = list(zip(*group))
             column = None
-            if len(group) > 1:
-                candidates = []
-                for pos, col in enumerate(columns):
-                    if pos in fixed:
-                        continue
-                    values = set(col)
-                    if len(values) > 1:
-                        candidates.append((len(values), pos, values))
-                candidates.sort(key=lambda c: (c[0], c[1]))
-                for nvalues, pos, values in candidates:
-                    if nvalues > split_max_values:
-                        break  # sorted by the number of values: no later one qualifies
-                    # Few distinct plain words: an enumerated constant (a state, a verb), so
-                    # the column splits the group; masked values or many words: a variable.
-                    for v in values:
-                        isvar = variable.get(v)
-                        if isvar is None:
-                            isvar = variable[v] = _looks_variable(v)
-                        if isvar:
-                            break
-                    else:
-                        column = pos
+            candidates = []
+            nvals = []
+            for pos, col in enumerate(columns):
+                values = set(col)
+                nvals.append(len(values))
+                if len(values) > 1 and pos not in fixed:
+                    candidates.append((len(values), pos, values))
+            candidates.sort(key=_FIRST_TWO)
+            for nvalues, pos, values in candidates:
+                if nvalues > split_max_values:
+                    break  # sorted by the number of values: no later one qualifies
+                # Few distinct plain words: an enumerated constant (a state, a verb), so
+                # the column splits the group; masked values or many words: a variable.
+                for v in values:
+                    isvar = variable.get(v)
+                    if isvar is None:
+                        isvar = variable[v] = _looks_variable(v)
+                    if isvar:
                         break
+                else:
+                    column = pos
+                    break
             if column is not None:
                 parts: dict[str, list[tuple[str, ...]]] = {}
                 for s in group:
@@ -554,9 +598,10 @@ def _regroup_length(seqs: dict[tuple[str, ...], int], split_max_values: int):
                     stack.append((part, fixed | {column}))
                 continue
             first = group[0]
-            tmpl = tuple(
-                first[pos] if len(set(col)) == 1 else W for pos, col in enumerate(columns)
-            )
+            tmpl = tuple(first[pos] if nv == 1 else W for pos, nv in enumerate(nvals))
             for s in group:
                 out[s] = tmpl
     return out
+
+
+_FIRST_TWO = itemgetter(0, 1)

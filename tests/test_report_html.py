@@ -1,0 +1,72 @@
+"""The HTML report in a real browser: headless Chromium (Debian's, through Playwright; no browser
+download). It renders without console errors, makes no request besides the file itself, its SVG
+charts have a size, and a <script>/<img onerror> planted in the logs never runs."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from conftest import require_env
+from logkit.analyze import analyze
+from logkit.analyze.render import render
+
+FIX = os.path.join(os.path.dirname(__file__), "fixtures", "analyze")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = require_env("LOGKIT_TEST_CHROMIUM")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=ARGS)
+        yield b
+        b.close()
+
+
+def _hostile(tmp_path) -> str:
+    evs = []
+    for i, dom in enumerate(['<img src=x onerror="window.__pwned=2">.example', "ok.example"]):
+        for j, (action, status) in enumerate([("page.fetched", 500), ("captcha.detected", 403), ("page.fetched", 200)]):
+            evs.append({"@timestamp": f"2026-11-24T1{i}:0{j}:00.000Z", "log.level": "error",
+                        "message": "<script>window.__pwned=1</script>", "url": {"domain": dom},
+                        "event": {"action": action, "outcome": "failure" if status >= 400 else "success"},
+                        "http": {"response": {"status_code": status}},
+                        "scrapy": {"challenge": {"vendor": "<svg onload=window.__pwned=3>"}},
+                        "service": {"name": "s</title><script>window.__pwned=4</script>"}})
+    p = tmp_path / "hostile.ndjson"
+    p.write_text("\n".join(json.dumps(e) for e in evs) + "\n")
+    return str(p)
+
+
+def test_report_renders_in_chromium(browser, tmp_path):
+    rep = analyze([FIX, _hostile(tmp_path)], by="1h")
+    html_path = tmp_path / "report.html"
+    with open(html_path, "w") as f:
+        render(rep, "html", f)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors, requests = [], []
+    page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(html_path.as_uri())
+    page.wait_for_load_state("load")
+    shot = tmp_path / "report.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    assert errors == []
+    assert requests == [html_path.as_uri()]
+    sizes = page.evaluate("Array.from(document.querySelectorAll('svg.chart')).map(s => "
+                          "{const r = s.getBoundingClientRect(); return [s.getAttribute('aria-label'), r.width, r.height]})")
+    labels = [s[0] for s in sizes]
+    assert labels == ["Errors per domain", "Events over time by outcome", "CAPTCHAs per domain",
+                      "Task runtime percentiles"]
+    assert all(w > 100 and h > 40 for _, w, h in sizes)
+    assert page.evaluate("window.__pwned === undefined")
+    assert page.evaluate("document.scripts.length") == 0
+    # the planted markup is shown as text
+    assert "<script>window.__pwned=1</script>" in page.inner_text("body")
+    page.close()
