@@ -233,3 +233,31 @@ def test_same_figures_from_the_store(tmp_path):
     b = analyze(None, db=db, top=None).to_dict()["sections"]
     for name in ("summary", "domains", "tasks", "services", "timeline", "failure_patterns", "bad_input"):
         assert a[name] == b[name], name
+
+
+def test_proxy_outcome_and_challenge_pages_as_the_scrapy_integration_writes_them(tmp_path):
+    """The Scrapy integration writes page.fetched (outcome failure when a challenge was detected,
+    even at 200) then captcha.detected with the same fields, and scrapy.proxy_outcome on both."""
+    import json
+    P = "http://p.example:1"
+
+    def e(ts, action, status=None, outcome="success", po=None, **kw):
+        d = {"@timestamp": f"2026-11-24T10:0{ts}:00Z", "log.level": "info", "message": action,
+             "event": {"action": action, "outcome": outcome}, "url": {"domain": "d.example"},
+             "scrapy": {"proxy": P, **({"proxy_outcome": po} if po else {})}, **kw}
+        if status is not None:
+            d["http"] = {"response": {"status_code": status}}
+        return d
+    evs = [e(0, "page.fetched", 200, po="success"),
+           e(1, "page.fetched", 200, "failure", po="failure"),       # a CAPTCHA page served with 200
+           e(1, "captcha.detected", 200, "failure", po="failure"),
+           e(2, "page.fetched", 502, "failure", po="failure"),
+           e(3, "download.failed", None, "failure", po="failure")]
+    p = tmp_path / "scrapy.ndjson"
+    p.write_text("".join(json.dumps(x) + "\n" for x in evs))
+    rep = analyze([str(p)])
+    d = rows(rep, "domains")[0]
+    assert d["requests"] == 4 and d["captchas"] == 1
+    assert d["proxy_success_rate"] == pytest.approx(1 / 4)
+    assert d["last_success"] == T("10:00:00")  # not the challenge page at 10:01
+    assert rows(rep, "proxies")[0]["ok"] == 1

@@ -351,3 +351,44 @@ def test_benchmark_script_on_fixture(tmp_path, capsys):
 def test_benchmark_script_missing_data(tmp_path, capsys):
     assert _bench().main(["--data", str(tmp_path / "nope")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_miner_sequences_equal_mask_with_every_cache_path():
+    # Repeated messages with kept digits (`ssh2`) use the kept-digit key, sensitive tokens
+    # the windowed key path; tiny caches are cleared again and again.
+    from logkit.patterns.miner import _truncate
+
+    rng = random.Random(21)
+    pool = []
+    for _ in range(300):
+        words = [rng.choice(_TRICKY) + (rng.choice(_TRICKY) if rng.random() < 0.2 else "")
+                 for _ in range(rng.randint(1, 8))]
+        pool.append("".join(w + rng.choice([" "] * 10 + ["  ", "\t"]) for w in words).rstrip())
+    for cache_max, entries in ((8, 16), (20_000, 20_000)):
+        m = TemplateMiner()
+        m._cache_max = cache_max
+        m._masker.max_entries = entries
+        for _ in range(3000):
+            message = rng.choice(pool)
+            message = "".join(str(rng.randint(0, 9)) if c.isdigit() else c for c in message)
+            _, seq, _ = m._add(message)
+            assert seq.tokens == _truncate(tuple(mask(message).split()), m.max_tokens), message
+
+
+def test_token_shortcuts_equal_regex():
+    from logkit.patterns.masking import is_plain_word, mask_token, sensitivity
+
+    rng = random.Random(4)
+    tokens = list(_TRICKY)
+    for _ in range(20_000):
+        tokens.append("".join(rng.choice("ab1.:-/xKsJun0f9_B") for _ in range(rng.randint(1, 14))))
+        tokens.append(".".join(str(rng.randint(0, 1500)) for _ in range(rng.randint(3, 5)))
+                      + rng.choice(["", f":{rng.randint(0, 999_999)}", ":"]))
+        tokens.append(rng.choice(["", "/", "-", "s-", "a"])
+                      + rng.choice(["abcdef12-1234-1234-1234-123456789012", "x.y", "a1.b", "s.x",
+                                    "Jun.x", "2005-06-18.x", "KB", "June", "secs", "a_1"])
+                      + rng.choice(["", f":{rng.randint(0, 999_999)}", ":"]))
+    for tok in tokens:
+        assert mask_token(tok) == mask(tok), tok
+        if is_plain_word(tok):
+            assert sensitivity(tok) == "", tok

@@ -105,7 +105,7 @@ class Procs:
                 "--registry", str(self.tmp / "registry.json"),
                 "--dead-letter", str(self.tmp / "dead.ndjson"),
                 "--batch-size", "250", "--flush-interval", "0.2", "--progress-interval", "1",
-                "--partial-timeout", "1", "--log-file", str(self.tmp / "ship.log"), *extra]
+                "--partial-timeout", "1", "--log-file", str(self.tmp / "ship.log"), "--summary", *extra]
         return self.start(args, "shipper")
 
     def close(self) -> None:
@@ -232,6 +232,9 @@ def test_kill_9_mid_stream_and_restart_loses_and_duplicates_nothing(es_client, e
     assert_exact(es_client, es_index, [log], n)
     assert registry_offsets(tmp_path)[str(log)] == log.stat().st_size   # SIGTERM saved it
     assert not (tmp_path / "dead.ndjson").read_bytes()
+    # at least once: the last shipper re-sent what was in flight at the kill; stored once
+    summary = json.loads(Path(s.stdout_path).read_text())
+    assert summary["duplicates"] > 0 and summary["interrupted"] and summary["unacked"] == 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -306,6 +309,11 @@ def test_rotation_while_shipping_loses_and_duplicates_nothing(es_client, es_url,
     assert stop_shipper(s) == 0, stderr_of(s)
     assert_exact(es_client, es_index, files, n)
     assert not (tmp_path / "dead.ndjson").read_bytes()
+    shiplog = (tmp_path / "ship.log").read_text()
+    if how == "copytruncate":
+        assert "copy detected" in shiplog and "truncated" in shiplog
+    else:
+        assert "rotated" in shiplog
 
 
 # --------------------------------------------------------------------------------------------

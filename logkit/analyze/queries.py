@@ -117,8 +117,11 @@ _DOMAIN_AGG = """
         count(*) FILTER (WHERE {f[event.action]} = 'block.detected') AS blocks,
         count(*) FILTER (WHERE {f[event.action]} IN ('page.fetched', 'download.failed') AND {f[scrapy.proxy]} IS NOT NULL) AS proxied,
         greatest(0,
-          count(*) FILTER (WHERE {f[event.action]} = 'page.fetched' AND {f[scrapy.proxy]} IS NOT NULL AND {f[http.response.status_code]} < 400)
+          count(*) FILTER (WHERE {f[event.action]} IN ('page.fetched', 'download.failed') AND {f[scrapy.proxy]} IS NOT NULL
+                           AND ({f[scrapy.proxy_outcome]} = 'success' OR {f[scrapy.proxy_outcome]} IS NULL
+                                AND {f[event.action]} = 'page.fetched' AND {f[http.response.status_code]} < 400))
           - count(*) FILTER (WHERE {f[event.action]} IN ('captcha.detected', 'block.detected') AND {f[scrapy.proxy]} IS NOT NULL
+                             AND {f[scrapy.proxy_outcome]} IS NULL
                              AND ({f[http.response.status_code]} IS NULL OR {f[http.response.status_code]} < 400))) AS proxied_ok,
 """
 
@@ -128,17 +131,21 @@ _q("domains", "Per domain",
    `http.response.status_code` class; **errors** = `download.failed` + `page.fetched` with status
    >= 400; **error_rate** = errors / requests; **captchas** = `captcha.detected` events,
    **captcha_rate** = captchas / requests; **blocks** = `block.detected` events;
-   **proxy_success_rate** = among requests with a `scrapy.proxy`, the `page.fetched` with status < 400,
-   less the CAPTCHA/block events with a proxy whose status is < 400 or absent (a challenge served
-   with 200), over those requests (empty when no request used a proxy); **items_new /
-   items_updated** = `item.scraped` by `scrapy.item.status`; **last_success** = time of the last
-   `page.fetched` with a 2xx status; **stale_seconds** = report end − last_success (empty when the
-   domain never succeeded in the window).""",
+   **proxy_success_rate** = among requests with a `scrapy.proxy`, those whose `scrapy.proxy_outcome`
+   is `success` (what the Scrapy integration writes: a response that is not a block, challenge,
+   407, 502 or 504); for events without that field, the `page.fetched` with status < 400, less the
+   CAPTCHA/block events with a proxy whose status is < 400 or absent (a challenge served with 200);
+   over those requests (empty when no request used a proxy); **items_new / items_updated** =
+   `item.scraped` by `scrapy.item.status`; **last_success** = time of the last `page.fetched` with a
+   2xx status whose `event.outcome` is not `failure` (a challenge page served with 200 is not fresh
+   data); **stale_seconds** = report end − last_success (empty when the domain never succeeded in
+   the window).""",
    """WITH d AS (
       SELECT {f[url.domain]} AS domain,""" + _DOMAIN_AGG + """
         count(*) FILTER (WHERE {f[event.action]} = 'item.scraped' AND {f[scrapy.item.status]} = 'new') AS items_new,
         count(*) FILTER (WHERE {f[event.action]} = 'item.scraped' AND {f[scrapy.item.status]} = 'updated') AS items_updated,
-        max({f[@timestamp]}) FILTER (WHERE {f[event.action]} = 'page.fetched' AND {f[http.response.status_code]} BETWEEN 200 AND 299) AS last_success
+        max({f[@timestamp]}) FILTER (WHERE {f[event.action]} = 'page.fetched' AND {f[http.response.status_code]} BETWEEN 200 AND 299
+                                     AND {f[event.outcome]} IS DISTINCT FROM 'failure') AS last_success
       FROM events WHERE __WHERE__ AND {f[url.domain]} IS NOT NULL
       GROUP BY ALL)
     SELECT domain, requests, status_2xx, status_3xx, status_4xx, status_5xx, download_failed,
@@ -164,8 +171,7 @@ _q("captcha_vendors", "CAPTCHAs by domain and vendor",
 
 _q("proxies", "Per proxy",
    """One row per `scrapy.proxy`: **requests** (`page.fetched` + `download.failed` through it),
-   **ok** (`page.fetched` with status < 400, less CAPTCHA/block events through it with status < 400
-   or absent), **success_rate** = ok / requests.""",
+   **ok** (counted as for the domains' proxy_success_rate), **success_rate** = ok / requests.""",
    """WITH p AS (SELECT {f[scrapy.proxy]} AS proxy,""" + _DOMAIN_AGG + """ 0 AS _
       FROM events WHERE __WHERE__ AND {f[scrapy.proxy]} IS NOT NULL GROUP BY ALL)
     SELECT proxy, proxied AS requests, proxied_ok AS ok, proxied_ok / nullif(proxied, 0) AS success_rate

@@ -30,6 +30,8 @@ def analyze(inputs, db, since, until, service, domain, by, top, section, fmt, ou
     from ..analyze.render import render
     from ..analyze.report import SECTIONS
     if not inputs and not db:
+        if sys.stdin.isatty():
+            fail("give INPUTS (files, globs, directories, - for stdin) or --db")
         inputs = ("-",)
     if section and section not in SECTIONS:
         fail(f"--section must be one of: {', '.join(SECTIONS)}")

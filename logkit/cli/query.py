@@ -28,6 +28,8 @@ def query(sql, inputs, db, fmt, output, progress):
     from ..analyze import NothingToRead, query as run
     from ..analyze.render import render_rows
     if not inputs and not db:
+        if sys.stdin.isatty():
+            fail("give INPUTS (files, globs, directories, - for stdin) or --db")
         inputs = ("-",)
     try:
         cols, rows = run(sql, inputs, db=db, progress=progress_wanted(progress))

@@ -144,6 +144,37 @@ def has_ascii_digit(text: str) -> bool:
     return not _ASCII_DIGITS.isdisjoint(text)
 
 
+def _address(token: str) -> bool:
+    """True when `token` is all one IPv4 address (`/1.2.3.4`, `1.2.3.4:80`) or all one
+    host with a port (`proxy.example.com:5070`, first character a letter): then
+    ``mask(token) == "<*>"``. At the token's start no alternative of MASK_RE before those
+    two can match such a token: URLs need `://`, e-mails `@`, calendar dates a space, ISO
+    dates and UUIDs a `-` after 4 or 8 hex digits (excluded below), IPv6 three colons or
+    `::`. False when unsure; the caller then runs the regex."""
+    host, sep, port = token.rpartition(":")
+    if sep:
+        if not (port.isdigit() and len(port) <= 5 and port.isascii()):
+            return False
+    else:
+        host = token
+    if ":" in host:
+        return False
+    if host[:1] == "/":
+        host = host[1:]
+    parts = host.split(".")
+    first = host[:1]
+    if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 and p.isascii() for p in parts):
+        return True  # IPv4, optionally after "/" and with a port
+    if not sep or not ("a" <= first <= "z" or "A" <= first <= "Z") or token[:1] == "/":
+        return False
+    if len(parts) < 2 or "-" in parts[0][:9]:
+        return False  # (a leading `-` could make a UUID or, after a unit word, a size)
+    for p in parts:
+        if not p or not p.replace("-", "").isalnum() or not p.isascii():
+            return False
+    return True
+
+
 def mask_token(token: str) -> str:
     """``mask(token)`` for one whitespace-free token, with shortcuts for the common shapes."""
     if token.isascii():
@@ -165,6 +196,8 @@ def mask_token(token: str) -> str:
             if token.isdigit() or _KEEP_WORD_RE.fullmatch(token) is None:
                 return WILDCARD
             return token
+        elif ("." in token or ":" in token) and _address(token):
+            return WILDCARD
     return mask(token)
 
 
