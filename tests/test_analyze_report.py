@@ -133,30 +133,48 @@ def test_timeline_fills_gaps():
 
 
 def test_failure_patterns(report):
+    # grouped by logkit's template miner (variable parts as <*>)
     p = rows(report, "failure_patterns")
     assert sum(r["count"] for r in p) == 17
     top = p[0]
-    assert (top["kind"], top["template"], top["count"]) == ("page.fetched", "Crawled (<N>) <GET <URL>>", 3)
+    assert (top["kind"], top["template"], top["count"]) == ("page.fetched", "Crawled (<*>) <GET <*>>", 3)
     assert top["some_domains"] == ["a.example", "c.example"] and top["services"] == ["spiders"]
     t = {(r["kind"], r["template"]): r for r in p}
-    timeout = t[("twisted.internet.error.TimeoutError", "User timeout caused connection failure: took <N> s.")]
+    timeout = t[("twisted.internet.error.TimeoutError", "User timeout caused connection failure: took <*> s.")]
     assert timeout["count"] == 2 and timeout["first_seen"] == T("10:20:00") and timeout["last_seen"] == T("12:10:00")
     assert timeout["example"] == "User timeout caused connection failure: took 180 s."
+    assert t[("billiard.exceptions.TimeLimitExceeded", "TimeLimitExceeded(<*>,)")]["count"] == 2
+    assert t[("KeyError", "KeyError: <*>")]["count"] == 1
+    assert all(r["new"] is None for r in p)  # no --since: no earlier window
+    assert len({r["id"] for r in p}) == len(p)
+
+
+def test_failure_patterns_sql_normalisation():
+    """miner="sql": the SQL grouping (numbers, URLs, ... masked) kept for comparison and speed."""
+    from logkit.analyze.patterns import failure_patterns
+    from logkit.analyze.queries import Filters
+    from logkit.analyze.store import Store
+    with Store() as s:
+        s.load([FIX])
+        cols, out = failure_patterns(s.con, Filters(), top=None, miner="sql")
+    p = [dict(zip(cols, r)) for r in out]
+    assert sum(r["count"] for r in p) == 17
+    assert (p[0]["kind"], p[0]["template"], p[0]["count"]) == ("page.fetched", "Crawled (<N>) <GET <URL>>", 3)
+    t = {(r["kind"], r["template"]): r for r in p}
     assert t[("billiard.exceptions.TimeLimitExceeded", "TimeLimitExceeded(<N>,)")]["count"] == 2
     assert t[("KeyError", "KeyError: 'row <N>'")]["count"] == 1
-    assert all(r["new"] is None for r in p)  # no --since: no earlier window
 
 
 def test_failure_patterns_new():
     # window 12:00-17:00 (5h); the earlier window is 07:00-12:00
     rep = analyze([FIX], since="2026-11-24T12:00:00Z", until="2026-11-24T17:00:00Z", top=None)
     t = {(r["kind"], r["template"]): r for r in rows(rep, "failure_patterns")}
-    assert t[("page.fetched", "Crawled (<N>) <GET <URL>>")]["new"] is False  # 10:10 before
-    assert t[("page.fetched", "Crawled (<N>) <GET <URL>>")]["count"] == 1   # only 12:00 inside
+    assert t[("page.fetched", "Crawled (<*>) <GET <*>>")]["new"] is False  # 10:10 before
+    assert t[("page.fetched", "Crawled (<*>) <GET <*>>")]["count"] == 1   # only 12:00 inside
     assert t[("twisted.internet.error.TimeoutError",
-              "User timeout caused connection failure: took <N> s.")]["new"] is False
+              "User timeout caused connection failure: took <*> s.")]["new"] is False
     assert t[("twisted.internet.error.DNSLookupError", "DNS lookup failed: no results for c.example.")]["new"] is True
-    assert t[("KeyError", "KeyError: 'row <N>'")]["new"] is True
+    assert t[("KeyError", "KeyError: <*>")]["new"] is True
     assert ("captcha.detected", "CAPTCHA challenge detected") not in t  # only before the window
 
 

@@ -303,7 +303,7 @@ def test_cli_pipe_modes_and_table():
     assert ids[0] == ids[1] == ids[3] and ids[0] != ids[2]
     assert ids == [tid for tid, _ in TemplateMiner().mine(LINES)]
 
-    table = runner.invoke(main, ["patterns"], input=data + "evil \x1b[31mred\x1b[0m 1\n")
+    table = runner.invoke(main, ["patterns", "--text", "--format", "json"], input=data + "evil \x1b[31mred\x1b[0m 1\n")
     assert table.exit_code == 0, table.output
     assert "user <*> logged in from <*>" in table.output
     assert "\x1b" not in table.output

@@ -1,10 +1,17 @@
 """Top failure patterns: the one place that decides how failures are grouped.
 
-Today: DuckDB groups by kind (error.type, else event.action) and a normalised message (UUIDs, URLs,
-hex ids and numbers masked) — the ``failure_patterns`` query. With ``miner=`` (any object whose
-``add(message)`` returns a match with ``template_id`` and ``template``, e.g.
-``logkit.patterns.TemplateMiner()``), the failures are fetched (the ``failure_events`` query) and
-grouped by the miner's templates instead, with the same output columns.
+Failures (the ``failure_events`` query) are grouped by kind (``error.type``, else
+``event.action``) and by the template logkit's miner (:class:`logkit.patterns.TemplateMiner`)
+finds in their messages, using the miner's final pass so a template's members are settled before
+they are counted. ``miner="sql"`` groups with the ``failure_patterns`` query's SQL normalisation
+instead (numbers, hex, UUIDs, URLs masked), and any object whose ``add(message)`` returns a match
+with ``template_id``/``template`` can be passed as ``miner``.
+
+Pattern ids are stable: an id is a hash of the kind and the miner's template id, and in a DuckDB
+store the templates are kept in a ``patterns`` table and loaded into the miner before each run, so
+a pattern keeps its id from one day to the next even when its template widens (the miner keeps
+the known id; see docs/patterns.md). The ``patterns`` table also remembers when each pattern was
+first seen, so "new" survives the events themselves being pruned.
 """
 from __future__ import annotations
 
@@ -13,21 +20,70 @@ from typing import Any
 
 from . import queries as Q
 
+COLUMNS = ("id",) + Q.QUERIES["failure_patterns"].columns
+
+_TABLE = """CREATE TABLE IF NOT EXISTS patterns (
+    id VARCHAR PRIMARY KEY, kind VARCHAR, template VARCHAR, miner_id VARCHAR,
+    first_seen TIMESTAMPTZ, last_seen TIMESTAMPTZ, count BIGINT)"""
+
+
+def pattern_id(kind: str, template_key: str) -> str:
+    from ..patterns import template_id
+    return template_id(f"{kind}\x1f{template_key}")
+
+
+def _known(con) -> dict[str, tuple]:
+    """id -> (kind, template, miner_id, first_seen) from the store, when it has the table."""
+    try:
+        rows = con.execute("SELECT id, kind, template, miner_id, first_seen FROM patterns").fetchall()
+    except Exception:  # no table yet, or not a store
+        return {}
+    return {r[0]: r[1:] for r in rows}
+
+
+def _remember(con, groups: dict[str, dict]) -> None:
+    """Upsert the patterns seen into the store; silently nothing on a read-only store."""
+    try:
+        con.execute(_TABLE)
+        con.executemany(
+            """INSERT INTO patterns VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (id) DO UPDATE SET template = excluded.template,
+                 first_seen = least(patterns.first_seen, excluded.first_seen),
+                 last_seen = greatest(patterns.last_seen, excluded.last_seen),
+                 count = greatest(patterns.count, excluded.count)""",
+            [(pid, g["kind"], g["template"], g["miner_id"], g["all_first"], g["all_last"], g["all_count"])
+             for pid, g in groups.items()])
+    except Exception:
+        pass  # read-only store (a report on a shared store): ids stay stable through the hash
+
 
 def failure_patterns(con, flt: Q.Filters, *, top: int | None = 20, prev_since: datetime | None = None,
-                     miner: Any = None) -> tuple[tuple[str, ...], list[tuple]]:
-    if miner is None:
-        return Q.run(con, "failure_patterns", flt, top=top, prev_since=prev_since)
+                     miner: Any = None, remember: bool = True) -> tuple[tuple[str, ...], list[tuple]]:
+    """(columns, rows) of the top failure patterns; columns are ``id`` + the query's columns."""
+    if miner == "sql":
+        cols, rows = Q.run(con, "failure_patterns", flt, top=top, prev_since=prev_since)
+        ti = cols.index("template")
+        return COLUMNS, [(pattern_id(r[0], r[ti]),) + tuple(r) for r in rows]
     _, rows = Q.run(con, "failure_events", flt, prev_since=prev_since)
-    groups: dict[tuple[str, str], dict] = {}
-    for ts, kind, msg, domain, service in rows:
-        m = miner.add(msg)
-        key = (kind, m.template_id)
-        g = groups.get(key)
+    known = _known(con)
+    if miner is None:
+        from ..patterns import TemplateMiner
+        miner = TemplateMiner()
+        miner.load([(m, t) for (_, t, m, _) in known.values() if m])
+    if hasattr(miner, "mine"):
+        assigned = miner.mine(r[2] for r in rows)  # final ids, after the miner settles its groups
+    else:
+        assigned = [(m.template_id, m.template) for m in map(miner.add, (r[2] for r in rows))]
+    groups: dict[str, dict] = {}
+    for (ts, kind, msg, domain, service), (tid, template) in zip(rows, assigned):
+        pid = pattern_id(kind, tid)
+        g = groups.get(pid)
         if g is None:
-            g = groups[key] = {"template": m.template, "count": 0, "before": 0, "first": None, "last": None,
-                               "example": None, "domains": set(), "services": set()}
-        g["template"] = m.template  # the template generalises as messages arrive
+            g = groups[pid] = {"kind": kind, "template": template, "miner_id": tid, "count": 0, "before": 0,
+                               "first": None, "last": None, "example": None, "domains": set(),
+                               "services": set(), "all_first": ts, "all_last": ts, "all_count": 0}
+        g["all_count"] += 1
+        g["all_last"] = ts
         if flt.since is not None and ts < flt.since:
             g["before"] += 1
             continue
@@ -39,13 +95,50 @@ def failure_patterns(con, flt: Q.Filters, *, top: int | None = 20, prev_since: d
             g["domains"].add(domain)
         if service is not None:
             g["services"].add(service)
+    if remember and groups:
+        _remember(con, groups)
     out = []
-    for (kind, _), g in groups.items():
+    for pid, g in groups.items():
         if not g["count"]:
             continue
         doms = sorted(g["domains"])
-        out.append((kind, g["template"], g["count"], g["first"], g["last"], g["example"], len(doms),
-                    doms[:3] or None, sorted(g["services"]) or None,
-                    None if prev_since is None else g["before"] == 0))
-    out.sort(key=lambda r: (-r[2], r[0], r[1]))
-    return Q.QUERIES["failure_patterns"].columns, out[:top] if top else out
+        new = None
+        if prev_since is not None:
+            seen_earlier = pid in known and known[pid][3] is not None and flt.since is not None \
+                and known[pid][3] < flt.since
+            new = g["before"] == 0 and not seen_earlier
+        out.append((pid, g["kind"], g["template"], g["count"], g["first"], g["last"], g["example"], len(doms),
+                    doms[:3] or None, sorted(g["services"]) or None, new))
+    out.sort(key=lambda r: (-r[3], r[1], r[2]))
+    return COLUMNS, out[:top] if top else out
+
+
+def patterns(inputs=None, *, db: str | None = None, since=None, until=None, service=None, domain=None,
+             top: int | None = 50, new_since=None, now: datetime | None = None, progress: bool = False,
+             stdin=None) -> tuple[tuple[str, ...], list[tuple]]:
+    """The failure patterns of ``inputs`` and/or the store ``db`` (the library side of
+    ``logkit patterns``). With ``db`` the patterns' ids are kept in the store for later runs.
+
+    ``new_since``: only patterns that occur from that time on and did not occur in the window of
+    the same length just before it (nor earlier in the store's ``patterns`` table).
+    """
+    from datetime import timezone
+
+    from .report import _as_tuple, build, parse_time
+    from .store import NothingToRead, Store
+
+    now = now or datetime.now(timezone.utc)
+    start = parse_time(new_since or since, now)
+    flt = Q.Filters(start, parse_time(until, now), _as_tuple(service), _as_tuple(domain))
+    with Store(db) as store:
+        if inputs:
+            store.load(list(inputs), progress=progress, stdin=stdin)
+        if store.event_count == 0:
+            raise NothingToRead("no event could be read" + ("" if inputs else " (the store is empty)"))
+        rep = build(store, flt, top=None if new_since else top, sections=["failure_patterns"], now=now)
+    sec = rep.sections["failure_patterns"]
+    rows = sec.rows
+    if new_since:
+        rows = [r for r in rows if r[sec.columns.index("new")]]
+        rows = rows[:top] if top else rows
+    return sec.columns, rows

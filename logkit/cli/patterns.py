@@ -6,6 +6,9 @@ import sys
 
 import click
 
+from ..analyze.cli_common import FORMAT_OPTION, OUTPUT_OPTION, fail, open_output, progress_wanted
+from ..analyze.render import render_rows
+
 
 def _stdin():
     # Bytes in, decoded here: a non-UTF-8 byte becomes U+FFFD instead of stopping the run.
@@ -15,26 +18,32 @@ def _stdin():
     return io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
 
 
-def _clean(text: str, width: int) -> str:
-    # Log content is attacker-controlled: no control characters (ANSI escapes) reach the
-    # terminal, and a long message is cut.
-    text = "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
-    return text if len(text) <= width else text[: width - 1] + "\u2026"
-
-
 @click.command("patterns")
-@click.argument("files", nargs=-1, type=click.File("r", encoding="utf-8", errors="replace"))
+@click.argument("files", nargs=-1)
+@click.option("--db", help="DuckDB store (from `logkit load`); pattern ids are kept there between runs.")
+@click.option("--since", help="Start of the window: relative (2h, 3d) or absolute (ISO 8601).")
+@click.option("--until", help="End of the window.")
+@click.option("--service", multiple=True, help="Only these services (repeatable).")
+@click.option("--domain", multiple=True, help="Only these domains (repeatable).")
+@click.option("--new-since", help="Only patterns that first occur from this time on (not in the window "
+                                  "of the same length before it).")
+@click.option("--top", type=int, default=50, show_default=True, help="How many patterns (0 = all).")
+@click.option("--text", is_flag=True, help="FILES are plain text lines, not logkit events: mine every line.")
 @click.option("--pipe", "pipe_mode", is_flag=True,
               help="Read one message per line on stdin, print one template id per line.")
 @click.option("--final", is_flag=True,
               help="With --pipe: read all input first, print each message's final id.")
-@click.option("--top", type=int, default=50, show_default=True,
-              help="Table mode: how many templates to print (0 = all).")
-def patterns(files, pipe_mode: bool, final: bool, top: int) -> None:
-    """Mine log templates (`<*>` marks a variable part).
+@FORMAT_OPTION
+@OUTPUT_OPTION
+def patterns(files, db, since, until, service, domain, new_since, top, text, pipe_mode, final, fmt, output) -> None:
+    """Failure patterns: failures of logkit log FILES (or --db) grouped into templates.
 
-    Without --pipe: read plain text lines from FILES (or stdin) and print the template
-    table: id, count, template, example.
+    Each pattern has a stable id, its kind (error type or action), the template (`<*>` marks a
+    variable part), count, first/last seen, an example, and the domains and services it touches.
+    --new-since lists the patterns that did not exist before.
+
+    --text mines plain text lines instead; --pipe is the evaluation mode (one id per input line).
+    Exit codes: 0 ok, 2 nothing could be read.
     """
     from logkit.patterns import TemplateMiner, pipe
 
@@ -46,16 +55,32 @@ def patterns(files, pipe_mode: bool, final: bool, top: int) -> None:
         pipe(_stdin(), sys.stdout, streaming=not final, flush=not final and sys.stdout.isatty())
         sys.stdout.flush()
         return
-    miner = TemplateMiner()
-    sources = files or (_stdin(),)
-    for fh in sources:
-        for line in fh:
-            line = line.rstrip("\r\n")
-            if line.strip():
-                miner.add(line)
-    rows = miner.templates()
-    if top > 0:
-        rows = rows[:top]
-    click.echo(f"{'id':<12}  {'count':>7}  template  |  example")
-    for t in rows:
-        click.echo(f"{t.id:<12}  {t.count:>7}  {_clean(t.template, 100)}  |  {_clean(t.example, 80)}")
+    if text:
+        miner = TemplateMiner()
+        for path in files or ("-",):
+            fh = _stdin() if path == "-" else open(path, encoding="utf-8", errors="replace")
+            with fh:
+                for line in fh:
+                    line = line.rstrip("\r\n")
+                    if line.strip():
+                        miner.add(line)
+        rows = miner.templates()
+        if top > 0:
+            rows = rows[:top]
+        with open_output(output) as out:
+            render_rows(("id", "count", "template", "example"),
+                        [(t.id, t.count, t.template, t.example) for t in rows], fmt, out)
+        return
+    from ..analyze import NothingToRead
+    from ..analyze.patterns import patterns as run
+    if not files and not db:
+        if sys.stdin.isatty():
+            fail("give FILES (logkit logs; - for stdin), --db, or --text/--pipe for plain lines")
+        files = ("-",)
+    try:
+        cols, rows = run(list(files) or None, db=db, since=since, until=until, service=service, domain=domain,
+                         top=top or None, new_since=new_since, progress=progress_wanted(None))
+    except NothingToRead as e:
+        fail(str(e))
+    with open_output(output) as out:
+        render_rows(cols, rows, fmt, out)

@@ -108,4 +108,14 @@ def ship(files, use_stdin, es_url, index, data_stream, registry, dead_letter, ba
         sys.exit(2)
     if summary:
         click.echo(orjson.dumps(result.as_dict()).decode())
-    sys.exit(result.exit_code if once else 0)
+    code = result.exit_code if once else 0
+    import threading
+    if threading.active_count() > 1:
+        # a worker may still sit in a request to a hung cluster (after a second signal); the
+        # registry and the dead-letter file are durable already, so do not wait for it
+        import os
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

@@ -1,0 +1,481 @@
+"""Evaluating rules at a given ``now`` over the DuckDB store or log files.
+
+Each rule kind returns one :class:`Sample` per group: its value, whether the rule's condition
+holds (``active``), and why (``reason``, what ``logkit alerts explain`` prints).
+
+- threshold and spike (query form) run the analyzer's named query (``logkit.analyze.queries``)
+  over the window and read one of its columns: there is no second SQL copy of any metric;
+- critical runs the ``critical_events`` query; new_pattern the ``failure_events`` query, grouped by
+  ``logkit.patterns.TemplateMiner``'s stable template ids;
+- frequency, absence and spike (filter form) count events matching a field filter (field names
+  checked against ``logkit.schema`` when the rules were loaded), with values bound as parameters.
+
+Windows are half-open: ``[now - window, now)``.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable, Sequence
+
+from ..analyze import queries as Q
+from ..analyze.columns import col
+from ..analyze.store import NothingToRead, Store
+from .rules import OPS, NEGATED, Condition, Rule, RuleSet, format_duration, label_name
+
+TS = col("@timestamp")
+
+
+@dataclass
+class Sample:
+    """One group of one rule at one evaluation."""
+    group: dict[str, str]
+    value: float | None
+    active: bool
+    reason: str
+    vars: dict[str, Any] = field(default_factory=dict)
+
+
+class RuleEvalError(Exception):
+    """A rule could not be evaluated over this data (e.g. a store without a column it needs)."""
+
+
+# --- sources ---------------------------------------------------------------------------------
+class Source:
+    """The events rules run over: a DuckDB store, either a file (``db``) or in memory (``files``).
+
+    ``refresh()`` loads what was appended to the files since (the store is incremental), for
+    ``logkit alerts watch``.
+    """
+
+    def __init__(self, files: Sequence[str] | None = None, db: str | None = None,
+                 fields: Iterable[str] = (), memory_limit: str | None = None):
+        self.files = list(files or [])
+        self.db = db
+        self.input_errors: dict[str, str] = {}
+        self.bad_lines = 0
+        need = set(fields)
+        if db and not self.files:
+            if not os.path.exists(db):
+                raise NothingToRead(f"no such store: {db}")
+            self.store = Store(db, read_only=True, memory_limit=memory_limit)
+        elif db:
+            self.store = Store(db, memory_limit=memory_limit)
+        else:
+            from .. import schema
+            cols = set(Q.REPORT_FIELDS) | need
+            self.store = Store(None, fields=[n for n in schema.FIELDS if n in cols],
+                               slim="message" not in need, memory_limit=memory_limit)
+        missing = sorted(n for n in need if n not in self.store.fields)
+        if missing:
+            self.store.close()
+            raise RuleEvalError(f"the store {db} has no column for {', '.join(missing)} (made by an older "
+                                f"logkit? `logkit load` into it adds the columns)")
+        self.refresh()
+
+    @property
+    def con(self):
+        return self.store.con
+
+    def refresh(self) -> None:
+        if self.files:
+            res = self.store.load(self.files)
+            self.input_errors.update(res.errors)
+            self.bad_lines += res.bad_lines
+        if self.store.event_count == 0 and not self.store.path:
+            errs = "; ".join(f"{k}: {v}" for k, v in self.input_errors.items())
+            raise NothingToRead("no event could be read" + (f" ({errs})" if errs else ""))
+
+    def time_range(self) -> tuple[datetime | None, datetime | None]:
+        cols, rows = Q.run(self.con, "summary", Q.Filters())
+        d = dict(zip(cols, rows[0]))
+        return d["first_event"], d["last_event"]
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def resolve_now(now: str | datetime | None, source: Source | None = None) -> datetime:
+    """``None``: the wall clock; ``latest``: just after the last event; else a time (ISO 8601 or relative)."""
+    wall = datetime.now(timezone.utc)
+    if now is None or now == "":
+        return wall
+    if isinstance(now, datetime):
+        return now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    if now in ("latest", "last"):
+        if source is None:
+            raise ValueError("--now latest needs events")
+        _, last = source.time_range()
+        if last is None:
+            raise ValueError("--now latest: no event")
+        return last + timedelta(milliseconds=1)
+    from ..analyze.report import parse_time
+    t = parse_time(now, wall)
+    assert t is not None
+    return t
+
+
+# --- filters -----------------------------------------------------------------------------------
+def _cond_sql(c: Condition, params: dict[str, Any], prefix: str) -> str:
+    k = f"{prefix}{len(params)}"
+    name = col(c.field)
+    if c.op == "exists":
+        return f"{name} IS {'NOT ' if c.value else ''}NULL"
+    params[k] = c.value
+    if c.op == "eq":
+        return f"{name} = ${k}"
+    if c.op == "ne":
+        return f"{name} IS DISTINCT FROM ${k}"
+    if c.op == "in":
+        return f"list_contains(${k}, {name})"
+    if c.op == "not_in":
+        return f"NOT coalesce(list_contains(${k}, {name}), false)"
+    if c.op == "contains":
+        return f"contains({name}, ${k})"
+    if c.op == "prefix":
+        return f"starts_with({name}, ${k})"
+    return f"{name} {dict(gt='>', gte='>=', lt='<', lte='<=')[c.op]} ${k}"
+
+
+def filter_sql(conds: Sequence[Condition], params: dict[str, Any], prefix: str = "f") -> str:
+    """The SQL of a field filter, values bound into ``params`` (never pasted into the SQL)."""
+    return " AND ".join(_cond_sql(c, params, prefix) for c in conds) or "true"
+
+
+def describe_filter(conds: Sequence[Condition] | None) -> str:
+    if not conds:
+        return "all events"
+    out = []
+    for c in conds:
+        sym = {"eq": "=", "ne": "!=", "in": "in", "not_in": "not in", "gt": ">", "gte": ">=", "lt": "<",
+               "lte": "<=", "contains": "contains", "prefix": "starts with"}.get(c.op)
+        out.append(f"{c.field} {'exists' if c.value else 'missing'}" if c.op == "exists" else f"{c.field} {sym} {c.value!r}")
+    return " and ".join(out)
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+def _num(v: Any) -> float | None:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return float(v)
+    if isinstance(v, datetime):
+        return v.timestamp()
+    if isinstance(v, timedelta):
+        return v.total_seconds()
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "none"
+    if isinstance(v, float):
+        if math.isinf(v):
+            return "inf"
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _tvar(v: Any) -> Any:
+    """A value as templates see it: numbers stay numbers (for {value:.0%}), times are ISO strings."""
+    if isinstance(v, datetime):
+        return v.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(v, (list, tuple)):
+        return ", ".join(str(x) for x in v)
+    if isinstance(v, (int, float, str)) or v is None:
+        return v
+    return str(v)
+
+
+def _base_vars(rule: Rule) -> dict[str, Any]:
+    return {"rule": rule.name, "kind": rule.kind, "window": format_duration(rule.window),
+            "for": format_duration(rule.for_), "op": rule.op, "threshold": rule.value,
+            "severity": rule.labels["severity"].text if "severity" in rule.labels else ""}
+
+
+def _group_of(rule: Rule, d: dict[str, Any]) -> dict[str, str]:
+    return {label_name(g): "" if d.get(g) is None else str(d[g]) for g in rule.group_by}
+
+
+def _filters(rule: Rule, since: datetime | None, until: datetime) -> Q.Filters:
+    return Q.Filters(since, until, tuple(rule.services), tuple(rule.effective_domains()))
+
+
+def _query(con, rule: Rule, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """The rule's analyzer query over [since, until), by name."""
+    cols, rows = Q.run(con, rule.query, _filters(rule, since, until), top=None, end=until,
+                       by=until - since, prev_since=None)
+    return [dict(zip(cols, r)) for r in rows]
+
+
+# --- the kinds -------------------------------------------------------------------------------------
+def threshold(con, rule: Rule, now: datetime) -> list[Sample]:
+    out = []
+    cmp = OPS[rule.op]
+    for d in _query(con, rule, now - rule.window, now):
+        v = _num(d[rule.metric])
+        vars_ = {**_base_vars(rule), **{k: _tvar(x) for k, x in d.items()}, "value": v,
+                 "metric": rule.metric, "query": rule.query}
+        grp = _group_of(rule, d)
+        if rule.sample:
+            n = _num(d[rule.sample]) or 0
+            vars_["sample"] = n
+            if n < rule.min_sample:
+                out.append(Sample(grp, v, False, f"{rule.sample} {_fmt(n)} < min_sample {_fmt(rule.min_sample)}", vars_))
+                continue
+        if v is None:
+            if rule.on_null == "fire":
+                out.append(Sample(grp, None, True, f"{rule.metric} is empty (on_null: fire)", vars_))
+            else:
+                out.append(Sample(grp, None, False, f"{rule.metric} is empty", vars_))
+            continue
+        ok = cmp(v, rule.value)
+        rel = rule.op if ok else NEGATED[rule.op]
+        out.append(Sample(grp, v, ok, f"{rule.metric} {_fmt(v)} {rel} {_fmt(rule.value)}", vars_))
+    return out
+
+
+def _counts(con, rule: Rule, start: datetime, mid: datetime, end: datetime, *, distinct: str | None = None,
+            activity: Sequence[Condition] | None = None) -> list[dict[str, Any]]:
+    """Per group: ``cur`` = matching events in [mid, end), ``prev`` = in [start, mid); with
+    ``distinct``, distinct values instead of events; with ``activity``, ``act`` = events matching it in
+    [mid, end)."""
+    params: dict[str, Any] = {"start": start, "mid": mid, "end": end}
+    fsql = filter_sql(rule.filter, params, "f")
+    what = f"DISTINCT {col(distinct)}" if distinct else "*"
+    groups = ", ".join(f"{col(g)} AS g{i}" for i, g in enumerate(rule.group_by))
+    sel = [groups] if groups else []
+    sel += [f"count({what}) FILTER (WHERE {TS} >= $mid AND ({fsql})) AS cur",
+            f"count({what}) FILTER (WHERE {TS} < $mid AND ({fsql})) AS prev"]
+    where = f"({fsql})"
+    if activity is not None:
+        asql = filter_sql(activity, params, "a")
+        sel.append(f"count(*) FILTER (WHERE {TS} >= $mid AND ({asql})) AS act")
+        where = f"(({fsql}) OR ({asql}))"
+    sql = (f"SELECT {', '.join(sel)} FROM events WHERE {TS} >= $start AND {TS} < $end AND {where}"
+           + (" GROUP BY ALL" if groups else ""))
+    cur = con.execute(sql, params)
+    names = [c[0] for c in cur.description]
+    out = []
+    for r in cur.fetchall():
+        d = dict(zip(names, r))
+        for i, g in enumerate(rule.group_by):
+            d[g] = d.pop(f"g{i}")
+        out.append(d)
+    return out
+
+
+def frequency(con, rule: Rule, now: datetime) -> list[Sample]:
+    out = []
+    cmp = OPS[rule.op]
+    start = now - rule.window
+    for d in _counts(con, rule, start, start, now):
+        n = d["cur"]
+        grp = _group_of(rule, d)
+        vars_ = {**_base_vars(rule), **{label_name(g): d[g] for g in rule.group_by},
+                 **{g: d[g] for g in rule.group_by}, "value": n, "count": n}
+        ok = cmp(n, rule.value)
+        out.append(Sample(grp, n, ok, f"{n} matching event(s) {rule.op if ok else NEGATED[rule.op]} "
+                                      f"{_fmt(rule.value)} in {format_duration(rule.window)} "
+                                      f"({describe_filter(rule.filter)})", vars_))
+    return out
+
+
+def spike(con, rule: Rule, now: datetime) -> list[Sample]:
+    w = rule.window
+    rows: dict[tuple, tuple[dict, float | None, float | None, float, float]] = {}
+    if rule.query:
+        cur = {tuple(d[g] for g in rule.group_by): d for d in _query(con, rule, now - w, now)}
+        prev = {tuple(d[g] for g in rule.group_by): d for d in _query(con, rule, now - 2 * w, now - w)}
+        for key in set(cur) | set(prev):
+            c, p = cur.get(key), prev.get(key)
+            base = c or p
+            cv = _num(c[rule.metric]) if c else None
+            pv = _num(p[rule.metric]) if p else None
+            cs = (_num(c[rule.sample]) or 0) if (c and rule.sample) else (cv or 0)
+            ps = (_num(p[rule.sample]) or 0) if (p and rule.sample) else (pv or 0)
+            rows[key] = (base, cv, pv, cs, ps)
+    else:
+        for d in _counts(con, rule, now - 2 * w, now - w, now):
+            key = tuple(d[g] for g in rule.group_by)
+            rows[key] = (d, float(d["cur"]), float(d["prev"]), float(d["cur"]), float(d["prev"]))
+    out = []
+    what = rule.metric if rule.query else "matching events"
+    for key in sorted(rows, key=lambda k: tuple("" if x is None else str(x) for x in k)):
+        d, cv, pv, cs, ps = rows[key]
+        grp = _group_of(rule, d)
+        if cv is None or pv is None:
+            ratio = None
+        elif pv == 0:
+            ratio = math.inf if cv > 0 else None
+        else:
+            ratio = cv / pv
+        vars_ = {**_base_vars(rule), **({k: _tvar(x) for k, x in d.items()} if rule.query else
+                                        {label_name(g): d[g] for g in rule.group_by}),
+                 "value": cv, "current": cv, "previous": pv, "ratio": ratio, "direction": rule.direction,
+                 "threshold": rule.ratio, "count": cv}
+        ref = cs if rule.direction == "up" else ps
+        lbl = "this window" if rule.direction == "up" else "the previous window"
+        win = format_duration(w)
+        if ref < rule.min_sample:
+            out.append(Sample(grp, cv, False, f"{_fmt(ref)} in {lbl} < min_sample {_fmt(rule.min_sample)}", vars_))
+            continue
+        if cv is None or pv is None:
+            out.append(Sample(grp, cv, False, f"no {what} in {'this' if cv is None else 'the previous'} window",
+                              vars_))
+            continue
+        if rule.direction == "up":
+            ok = ratio is not None and ratio >= rule.ratio
+            why = f"{what} {_fmt(cv)} vs {_fmt(pv)} in the previous {win}: x{_fmt(ratio)} " \
+                  f"{'>=' if ok else '<'} x{_fmt(rule.ratio)}"
+        else:
+            ok = cv <= pv / rule.ratio and pv > 0
+            why = f"{what} {_fmt(cv)} vs {_fmt(pv)} in the previous {win}: " \
+                  f"{'fell to' if ok else 'not below'} 1/{_fmt(rule.ratio)}"
+        out.append(Sample(grp, cv, ok, why, vars_))
+    return out
+
+
+def absence(con, rule: Rule, now: datetime) -> list[Sample]:
+    rows = _counts(con, rule, now - rule.lookback, now - rule.window, now, distinct=rule.distinct,
+                   activity=rule.activity)
+    by_key = {tuple(d[g] for g in rule.group_by): d for d in rows}
+    for v in rule.expect:
+        if (v,) not in by_key:
+            by_key[(v,)] = {rule.group_by[0]: v, "cur": 0, "prev": 0, "act": 0}
+    if not rule.group_by and not by_key:
+        by_key[()] = {"cur": 0, "prev": 0, "act": 0}
+    out = []
+    unit = f"distinct {rule.distinct}" if rule.distinct else "matching events"
+    win = format_duration(rule.window)
+    for key in sorted(by_key, key=lambda k: tuple("" if x is None else str(x) for x in k)):
+        d = by_key[key]
+        n = d["cur"]
+        grp = _group_of(rule, d)
+        vars_ = {**_base_vars(rule), **{label_name(g): d[g] for g in rule.group_by},
+                 **{g: d[g] for g in rule.group_by}, "value": n, "count": n, "threshold": rule.min,
+                 "min": rule.min, "lookback": format_duration(rule.lookback), "activity": d.get("act")}
+        if n >= rule.min:
+            out.append(Sample(grp, n, False, f"{n} {unit} in {win} >= min {_fmt(rule.min)}", vars_))
+            continue
+        if rule.activity is not None and d.get("act", 0) < rule.min_activity:
+            out.append(Sample(grp, n, False, f"{n} {unit} in {win}, but only {d.get('act', 0)} activity event(s) "
+                                             f"< min_activity {_fmt(rule.min_activity)} (not tried)", vars_))
+            continue
+        seen = "expected" if (rule.expect and key[0] in rule.expect) else \
+            f"seen in the last {format_duration(rule.lookback)}"
+        out.append(Sample(grp, n, True, f"{n} {unit} in {win} < min {_fmt(rule.min)} ({seen})", vars_))
+    return out
+
+
+def critical(con, rule: Rule, now: datetime) -> list[Sample]:
+    cols, rows = Q.run(con, "critical_events", _filters(rule, now - rule.window, now), top=None)
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        d = dict(zip(cols, r))
+        groups.setdefault(tuple(d[g] for g in rule.group_by), []).append(d)
+    out = []
+    for key in sorted(groups, key=lambda k: tuple("" if x is None else str(x) for x in k)):
+        evs = groups[key]
+        latest = max(evs, key=lambda d: d["time"])
+        n = len(evs)
+        vars_ = {**_base_vars(rule), **{k: _tvar(v) for k, v in latest.items()}, "value": n, "count": n}
+        ok = n >= (rule.value or 1)
+        grp = {g: "" if latest[g] is None else str(latest[g]) for g in rule.group_by}
+        out.append(Sample(grp, n, ok, f"{n} critical event(s) in {format_duration(rule.window)}"
+                                      + ("" if ok else f" < {_fmt(rule.value)}"), vars_))
+    return out
+
+
+def new_pattern(con, rule: Rule, now: datetime, known: dict[str, dict] | None = None) -> list[Sample]:
+    """Failure templates first seen in the window. ``known`` (the state's memory of this rule:
+    ``"kind|id" -> {template, first_seen}``) is updated in place with what this evaluation saw."""
+    from ..patterns import TemplateMiner
+    known = {} if known is None else known
+    start = now - rule.window
+    prev = start - rule.baseline
+    flt = Q.Filters(None, now, tuple(rule.services), tuple(rule.effective_domains()))
+    _, rows = Q.run(con, "failure_events", flt, prev_since=prev)
+    scols, srows = Q.run(con, "summary", Q.Filters(None, now))
+    first_event = dict(zip(scols, srows[0]))["first_event"]
+    learning = not known and (first_event is None or first_event > prev)
+    miner = TemplateMiner()
+    loaded = {}
+    for k, v in known.items():
+        tid = k.split("|", 1)[1]
+        loaded.setdefault(tid, v["template"])
+    miner.load(loaded.items())
+    finals = miner.mine(r[2] for r in rows)
+    stats: dict[str, dict] = {}
+    for (ts, kind, msg, domain, service), (tid, tmpl) in zip(rows, finals):
+        key = f"{kind}|{tid}"
+        s = stats.get(key)
+        if s is None:
+            s = stats[key] = {"kind": kind, "id": tid, "template": tmpl, "first": ts, "count": 0, "example": msg,
+                              "services": set(), "domains": set()}
+        if ts >= start:
+            s["count"] += 1
+            if service:
+                s["services"].add(service)
+            if domain:
+                s["domains"].add(domain)
+    out = []
+    for key in sorted(stats, key=lambda k: (stats[k]["first"], k)):
+        s = stats[key]
+        prior = known.get(key)
+        first = s["first"]
+        if prior is not None:
+            pf = datetime.fromisoformat(prior["first_seen"])
+            first = min(first, pf)
+        known[key] = {"template": s["template"], "first_seen": first.isoformat()}
+        if s["count"] == 0:
+            continue  # seen in the baseline only
+        grp = {"pattern_id": s["id"], "error_type": s["kind"]}
+        vars_ = {**_base_vars(rule), **grp, "template": s["template"], "example": s["example"],
+                 "first_seen": _tvar(first), "value": s["count"], "count": s["count"],
+                 "services": ", ".join(sorted(s["services"])), "domains": ", ".join(sorted(s["domains"])[:5]),
+                 "threshold": rule.min_count}
+        if first < start:
+            out.append(Sample(grp, s["count"], False, f"known since {_tvar(first)}", vars_))
+        elif learning:
+            out.append(Sample(grp, s["count"], False, f"learning: the data starts at {_tvar(first_event)}, after the "
+                                                      f"baseline's start {_tvar(prev)}", vars_))
+        elif s["count"] < rule.min_count:
+            out.append(Sample(grp, s["count"], False, f"new, but {s['count']} < min_count {rule.min_count}", vars_))
+        else:
+            out.append(Sample(grp, s["count"], True, f"new: first seen {_tvar(first)}, not in the "
+                                                     f"{format_duration(rule.baseline)} before the window", vars_))
+    return out
+
+
+KIND_FUNCS = {"threshold": threshold, "frequency": frequency, "spike": spike, "absence": absence,
+              "critical": critical}
+
+
+def evaluate_rule(con, rule: Rule, now: datetime, *, known: dict | None = None) -> list[Sample]:
+    """The samples of ``rule`` at ``now`` (``known``: the new_pattern memory, updated in place)."""
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+    if rule.kind == "new_pattern":
+        return new_pattern(con, rule, now, known)
+    return KIND_FUNCS[rule.kind](con, rule, now)
+
+
+def evaluate(ruleset: RuleSet, source: Source, now: datetime,
+             known: dict[str, dict] | None = None) -> dict[str, list[Sample]]:
+    """Every rule's samples at ``now``. ``known``: rule name -> new_pattern memory (updated)."""
+    known = {} if known is None else known
+    return {r.name: evaluate_rule(source.con, r, now, known=known.setdefault(r.name, {})
+                                  if r.kind == "new_pattern" else None)
+            for r in ruleset.rules}
