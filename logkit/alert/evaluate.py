@@ -220,8 +220,15 @@ def _query(con, rule: Rule, since: datetime, until: datetime) -> list[dict[str, 
 
 
 # --- the kinds -------------------------------------------------------------------------------------
+def _unconfigured(rule: Rule) -> bool:
+    """A rule limited to the domains of an environment variable that is unset watches nothing."""
+    return bool(rule.domains_env) and not rule.effective_domains()
+
+
 def threshold(con, rule: Rule, now: datetime) -> list[Sample]:
     out = []
+    if _unconfigured(rule):
+        return out
     cmp = OPS[rule.op]
     for d in _query(con, rule, now - rule.window, now):
         v = _num(d[rule.metric])
@@ -294,6 +301,8 @@ def frequency(con, rule: Rule, now: datetime) -> list[Sample]:
 
 def spike(con, rule: Rule, now: datetime) -> list[Sample]:
     w = rule.window
+    if _unconfigured(rule):
+        return []
     rows: dict[tuple, tuple[dict, float | None, float | None, float, float]] = {}
     if rule.query:
         cur = {tuple(d[g] for g in rule.group_by): d for d in _query(con, rule, now - w, now)}

@@ -282,7 +282,7 @@ class Rule:
         out: set[str] = set()
         for c in self.filter + (self.activity or ()):
             out.add(c.field)
-        if not self.uses_query:
+        if self.kind in ("frequency", "absence", "spike") and not self.uses_query:
             out.update(self.group_by)
         if self.distinct:
             out.add(self.distinct)
