@@ -79,14 +79,21 @@ def _otel_ids() -> tuple[str, str] | None:
     return None
 
 
-def exception_fields(exc: BaseException) -> dict[str, str]:
-    """``error.type``, ``error.message`` and ``error.stack_trace`` (chained causes included)."""
+def error_type_and_message(exc: BaseException) -> tuple[str, str]:
+    """``error.type`` (module-qualified unless builtin) and ``error.message``; never raises."""
     t = type(exc)
     name = t.__qualname__ if t.__module__ in ("builtins", "__main__") else f"{t.__module__}.{t.__qualname__}"
     try:
         msg = str(exc)
     except Exception:
         msg = f"[unprintable {t.__name__}]"
+    return name, msg
+
+
+def exception_fields(exc: BaseException) -> dict[str, str]:
+    """``error.type``, ``error.message`` and ``error.stack_trace`` (chained causes included)."""
+    t = type(exc)
+    name, msg = error_type_and_message(exc)
     try:
         stack = "".join(traceback.format_exception(t, exc, exc.__traceback__))
     except Exception:

@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 from .. import schema
 from ..emit.context import get_context
+from ..emit.render import error_type_and_message
 
 
 def name(field: str) -> str:
@@ -111,10 +112,5 @@ def emit(logger: logging.Logger, level: int, message: str, fields: dict[str, Any
 
 def error_fields(exc: BaseException) -> dict[str, str]:
     """``error.type`` and ``error.message`` for an exception (the stack comes from ``exc_info``)."""
-    t = type(exc)
-    tname = t.__qualname__ if t.__module__ in ("builtins", "__main__") else f"{t.__module__}.{t.__qualname__}"
-    try:
-        msg = str(exc)
-    except Exception:
-        msg = f"[unprintable {t.__name__}]"
+    tname, msg = error_type_and_message(exc)
     return {ERROR_TYPE: tname, ERROR_MESSAGE: msg}
