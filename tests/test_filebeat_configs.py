@@ -70,14 +70,15 @@ def _env(**values: str) -> dict:
 class Filebeat:
     """One Filebeat process on a config, stopped (SIGTERM, then SIGKILL) on exit."""
 
-    def __init__(self, binary: str, config: Path, tmp: Path, env: dict, secs: int = 180):
+    def __init__(self, binary: str, config: Path, tmp: Path, env: dict, secs: int = 180,
+                 extra_args: tuple[str, ...] = ()):
         self.tmp = tmp
         self.out_path = tmp / "filebeat.out"
         self._out = self.out_path.open("w")
         # flush the queue quickly: the configs keep Filebeat's defaults (seconds of batching)
         self.proc = subprocess.Popen(
             ["timeout", "-k", "5", str(secs), binary, "-e", "-c", str(config), *_paths(tmp),
-             "-E", "queue.mem.flush.timeout=0.2s"],
+             "-E", "queue.mem.flush.timeout=0.2s", *extra_args],
             stdout=self._out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, env=env)
 
@@ -309,7 +310,7 @@ def test_fingerprint_identity_skips_small_files(tmp_path, es_client, es_url, es_
         "    prospector.scanner.exclude_files:",
         "    prospector.scanner.fingerprint.enabled: true\n"
         "    prospector.scanner.check_interval: 0.5s\n"
-        "    file_identity.fingerprint: ~\n"
+        "    file_identity.fingerprint: {}\n"
         "    prospector.scanner.exclude_files:")
     cfg = tmp_path / "fingerprint.yml"
     cfg.write_text(text)
@@ -317,7 +318,8 @@ def test_fingerprint_identity_skips_small_files(tmp_path, es_client, es_url, es_
     stream = les.data_stream_name("logkit.celery", ns)
     env = _env(LOGKIT_CELERY_LOGS=str(logs / "*.log"), LOGKIT_ES_URL=es_url, LOGKIT_NAMESPACE=ns)
     small_id = orjson.loads(small[0])["event"]["id"]
-    with Filebeat(binary, cfg, tmp_path, env) as fb:
+    # -d scanner: the scanner says at debug level why it skips a file
+    with Filebeat(binary, cfg, tmp_path, env, extra_args=("-d", "scanner")) as fb:
         assert fb.wait_for(lambda: _count(es_client, stream) >= len(big)), fb.log()
         # the scanner has seen small.log several times over (check_interval 0.5s) and refused it
         assert fb.wait_for(lambda: "expected at least 1024 bytes for fingerprinting" in fb.log(10**6),

@@ -16,7 +16,6 @@ from logkit import schema
 from logkit.cli import main
 from logkit.metrics import METRICS, Aggregator, definitions as D, docs, render
 from logkit.metrics.aggregate import label_value, timestamp
-from logkit.metrics.textfile import write
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIX = os.path.join(ROOT, "tests", "fixtures", "analyze")

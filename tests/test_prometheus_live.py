@@ -225,7 +225,16 @@ def test_alerts_fire_on_live_data(stack):
     # synth's cf.example answers half its requests with a CAPTCHA, web logs critical events,
     # reports.build_daily times out in 20% of attempts
     want = {"LogkitCriticalEvents", "LogkitCaptchaSpike", "LogkitTaskTimeoutRateHigh"}
-    got = wait_until(lambda: firing() >= want and firing(), 120, f"alerts {want} firing")
+    seen: list = []
+
+    def check():
+        f = firing()
+        seen[:] = [f]
+        return f >= want and f
+    try:
+        got = wait_until(check, 120, f"alerts {want} firing")
+    except AssertionError as e:
+        raise AssertionError(f"{e}; firing: {seen}") from None
     # and nothing that should stay quiet: the exporter is healthy, workers are active, data is fresh
     assert not got & {"LogkitCeleryNoWorkers", "LogkitCeleryBrokerDown", "LogkitDataSourceStale",
                       "LogkitServiceLogsStale"}, got

@@ -203,14 +203,15 @@ class Transition:
 def replay(ruleset: RuleSet, source: Source, *, start: datetime | None = None, end: datetime | None = None,
            step: timedelta | None = None) -> list[Transition]:
     """Evaluate the rules every ``step`` (default: the smallest rule ``every``) from ``start`` to ``end``
-    (default: the data's time range, plus one step past the end so that resolutions show), with a
-    fresh state and no delivery; the transitions in time order."""
+    (default: the data's time range: first event + step to just after the last event — the logs say
+    nothing past their end, where every absence rule would fire), with a fresh state and no delivery;
+    the transitions in time order."""
     first, last = source.time_range()
     if first is None:
         return []
     step = step or min(r.every for r in ruleset.rules)
     t = start or first + step
-    end = end or last + step
+    end = end or last + timedelta(milliseconds=1)
     state = State()
     out: list[Transition] = []
     prev: dict[str, tuple[str, dict]] = {}

@@ -407,23 +407,36 @@ def critical(con, rule: Rule, now: datetime) -> list[Sample]:
     return out
 
 
-def new_pattern(con, rule: Rule, now: datetime, known: dict[str, dict] | None = None) -> list[Sample]:
-    """Failure templates first seen in the window. ``known`` (the state's memory of this rule:
-    ``"kind|id" -> {template, first_seen}``) is updated in place with what this evaluation saw."""
+#: Templates a new_pattern rule remembers (the least recently seen are forgotten past this).
+MAX_KNOWN_PATTERNS = 5000
+
+
+def new_pattern(con, rule: Rule, now: datetime, known: dict[str, Any] | None = None) -> list[Sample]:
+    """Failure templates first seen in the window.
+
+    ``known`` is the rule's memory kept in the state: ``{"since": ISO, "templates": {"kind|id":
+    {template, first_seen, last_seen}}}``, updated in place. ``since`` is the earliest time the memory
+    covers; until the memory or the data covers the whole baseline before the window, the rule is
+    *learning* and fires nothing (otherwise every template would look new on the first run).
+    """
     from ..patterns import TemplateMiner
     known = {} if known is None else known
+    mem = known.setdefault("templates", {})
     start = now - rule.window
     prev = start - rule.baseline
     flt = Q.Filters(None, now, tuple(rule.services), tuple(rule.effective_domains()))
     _, rows = Q.run(con, "failure_events", flt, prev_since=prev)
     scols, srows = Q.run(con, "summary", Q.Filters(None, now))
     first_event = dict(zip(scols, srows[0]))["first_event"]
-    learning = not known and (first_event is None or first_event > prev)
+    covered = [t for t in (first_event, _parse_iso(known.get("since"))) if t is not None]
+    since = min(covered) if covered else None
+    if since is not None:
+        known["since"] = since.isoformat()
+    learning = since is None or since > prev
     miner = TemplateMiner()
-    loaded = {}
-    for k, v in known.items():
-        tid = k.split("|", 1)[1]
-        loaded.setdefault(tid, v["template"])
+    loaded: dict[str, str] = {}
+    for k, v in mem.items():
+        loaded.setdefault(k.split("|", 1)[1], v["template"])
     miner.load(loaded.items())
     finals = miner.mine(r[2] for r in rows)
     stats: dict[str, dict] = {}
@@ -431,8 +444,9 @@ def new_pattern(con, rule: Rule, now: datetime, known: dict[str, dict] | None = 
         key = f"{kind}|{tid}"
         s = stats.get(key)
         if s is None:
-            s = stats[key] = {"kind": kind, "id": tid, "template": tmpl, "first": ts, "count": 0, "example": msg,
-                              "services": set(), "domains": set()}
+            s = stats[key] = {"kind": kind, "id": tid, "template": tmpl, "first": ts, "last": ts, "count": 0,
+                              "example": msg, "services": set(), "domains": set()}
+        s["last"] = ts
         if ts >= start:
             s["count"] += 1
             if service:
@@ -442,12 +456,11 @@ def new_pattern(con, rule: Rule, now: datetime, known: dict[str, dict] | None = 
     out = []
     for key in sorted(stats, key=lambda k: (stats[k]["first"], k)):
         s = stats[key]
-        prior = known.get(key)
+        prior = mem.get(key)
         first = s["first"]
         if prior is not None:
-            pf = datetime.fromisoformat(prior["first_seen"])
-            first = min(first, pf)
-        known[key] = {"template": s["template"], "first_seen": first.isoformat()}
+            first = min(first, _parse_iso(prior["first_seen"]) or first)
+        mem[key] = {"template": s["template"], "first_seen": first.isoformat(), "last_seen": s["last"].isoformat()}
         if s["count"] == 0:
             continue  # seen in the baseline only
         grp = {"pattern_id": s["id"], "error_type": s["kind"]}
@@ -456,16 +469,26 @@ def new_pattern(con, rule: Rule, now: datetime, known: dict[str, dict] | None = 
                  "services": ", ".join(sorted(s["services"])), "domains": ", ".join(sorted(s["domains"])[:5]),
                  "threshold": rule.min_count}
         if first < start:
-            out.append(Sample(grp, s["count"], False, f"known since {_tvar(first)}", vars_))
+            out.append(Sample(grp, s["count"], False, f"not new: seen at {_tvar(first)}, before the window", vars_))
         elif learning:
-            out.append(Sample(grp, s["count"], False, f"learning: the data starts at {_tvar(first_event)}, after the "
-                                                      f"baseline's start {_tvar(prev)}", vars_))
+            out.append(Sample(grp, s["count"], False, f"learning: the data and the state cover only since "
+                                                      f"{_tvar(since)}, not the {format_duration(rule.baseline)} "
+                                                      f"baseline from {_tvar(prev)}", vars_))
         elif s["count"] < rule.min_count:
             out.append(Sample(grp, s["count"], False, f"new, but {s['count']} < min_count {rule.min_count}", vars_))
         else:
             out.append(Sample(grp, s["count"], True, f"new: first seen {_tvar(first)}, not in the "
                                                      f"{format_duration(rule.baseline)} before the window", vars_))
+    if len(mem) > MAX_KNOWN_PATTERNS:
+        for k in sorted(mem, key=lambda k: mem[k].get("last_seen", ""))[:len(mem) - MAX_KNOWN_PATTERNS]:
+            del mem[k]
     return out
+
+
+def _parse_iso(s: str | None) -> datetime | None:
+    if not s:
+        return None
+    return datetime.fromisoformat(s.replace("Z", "+00:00"))
 
 
 KIND_FUNCS = {"threshold": threshold, "frequency": frequency, "spike": spike, "absence": absence,

@@ -87,16 +87,20 @@ class RuleError(ValueError):
 # --- YAML with line numbers -----------------------------------------------------------------
 class LMap(dict):
     """A mapping that remembers the line of itself and of each key (1-based)."""
-    line: int = 0
-    key_lines: dict
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.line = 0
+        self.key_lines: dict[str, int] = {}
 
     def line_of(self, key: str) -> int:
         return self.key_lines.get(key, self.line)
 
 
 class LList(list):
-    line: int = 0
-    item_lines: list
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.line = 0
+        self.item_lines: list[int] = []
 
 
 def _convert(node: yaml.Node, loader: yaml.SafeLoader, file: str):

@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "load": "logkit.cli.load:load",
     "query": "logkit.cli.query:query",
     "demo": "logkit.cli.demo:demo",
+    "alerts": "logkit.cli.alerts:alerts",
     "metrics": "logkit.cli.metrics:metrics",
 }
 

@@ -6,6 +6,7 @@ Not a replacement for ``logkit demo`` (a realistic day, in the past): this is a 
 """
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from typing import Iterator
@@ -37,11 +38,15 @@ def _nest(flat: dict) -> dict:
 
 
 def events(n: int, *, seed: int = 1, now: float | None = None, spread: float = 0.0) -> Iterator[dict]:
-    """``n`` events (flat dicts) with timestamps within ``spread`` seconds before ``now``."""
+    """Exactly ``n`` events (flat dicts) with timestamps within ``spread`` seconds before ``now``."""
+    return itertools.islice(_events(n, seed=seed, now=now, spread=spread), n)
+
+
+def _events(n: int, *, seed: int, now: float | None, spread: float) -> Iterator[dict]:
     rnd = random.Random(seed)
     now = time.time() if now is None else now
-    for i in range(n):
-        t = now - spread + (spread * i / max(n, 1))
+    for i in itertools.count():
+        t = now - spread + spread * min(i, n) / max(n, 1)
         base = {"@timestamp": _ts(t), "log.level": "info", "message": "", "ecs.version": "8.11.0"}
         k = i % 20
         if k < 9:          # scrapy
@@ -112,7 +117,7 @@ def events(n: int, *, seed: int = 1, now: float | None = None, spread: float = 0
                 yield {**w, "event.action": "http.exception", "log.level": "error", "error.type": "ValueError"}
             yield {**w, "event.action": "http.request", "http.response.status_code": st,
                    "event.duration": int(rnd.lognormvariate(17.5, 0.7)), "log.level": "error" if st == 500 else "info"}
-            if i % 400 == 399:
+            if rnd.random() < 0.01:
                 yield {**base, "service.name": "web", "event.action": "log", "log.level": "critical",
                        "message": "database connection pool exhausted"}
 
