@@ -114,7 +114,7 @@ def main(argv=None) -> None:
         if n == a.pandas_events:
             kinds = ["floor", "report", "pandas"] if not kinds else kinds + ["pandas"]
         runs: dict[str, list[tuple[float, float]]] = {k: [] for k in kinds}
-        for r in range(a.repeat if n <= 2_000_000 else max(1, a.repeat - 1)):
+        for r in range(a.repeat):
             for k in kinds:
                 if k == "pandas" and r > 0:
                     continue  # one round is plenty (tens of seconds, GBs)

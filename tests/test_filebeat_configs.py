@@ -28,7 +28,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from es_compare import SHIPPER_FIELDS, compare, expected_documents, fetch_all
+from es_compare import compare, expected_documents, fetch_all
 from logkit.emit import Renderer
 from logkit.store import elasticsearch as les
 
@@ -329,3 +329,38 @@ def test_fingerprint_identity_skips_small_files(tmp_path, es_client, es_url, es_
             f.write(b"\n".join(more) + b"\n")
         assert fb.wait_for(lambda: _count(es_client, stream) >= len(big) + 1 + len(more)), fb.log()
     assert set(fetch_all(es_client, stream)) == set(expected_documents(big + small + more))
+
+
+@pytest.mark.es
+@pytest.mark.slow
+def test_copy_fields_to_metadata_id_needs_filebeat_8(filebeat, tmp_path, es_client, es_url, es_index):
+    """Why the configs use a script processor: `copy_fields` to `@metadata._id` sets the id in
+    the 9.0 build, but 7.17's copy_fields writes a literal `@metadata` object into the document
+    (and the id is Elasticsearch's)."""
+    binary, version = filebeat
+    ns = _setup_namespace(es_client, es_index)
+    logs = tmp_path / "logs-in"
+    logs.mkdir()
+    lines = _events("scrapy", T0, 4)
+    (logs / "app.log").write_bytes(b"\n".join(lines) + b"\n")
+    text = re.sub(r"    processors:\n(?:      .*\n|            .*\n)+",
+                  '    processors:\n      - copy_fields:\n          fields: [{from: event.id, to: "@metadata._id"}]\n',
+                  CONFIGS["scrapy"].read_text())
+    assert "copy_fields" in text and "script" not in text
+    cfg = tmp_path / "copy.yml"
+    cfg.write_text(text)
+    cfg.chmod(0o600)
+    stream = les.data_stream_name("logkit.scrapy", ns)
+    env = _env(LOGKIT_SCRAPY_LOGS=str(logs / "app.log*"), LOGKIT_ES_URL=es_url, LOGKIT_NAMESPACE=ns)
+    with Filebeat(binary, cfg, tmp_path, env) as fb:
+        done = fb.wait_for(lambda: _count(es_client, stream) >= len(lines))
+        log = fb.log()
+    assert done, log
+    docs = fetch_all(es_client, stream)
+    expected = expected_documents(lines)
+    if version.startswith("7."):
+        assert not set(docs) & set(expected)
+        assert all(src["@metadata"]["_id"] == src["event"]["id"] for src in docs.values())
+    else:
+        assert sorted(docs) == sorted(expected)
+        assert compare(docs, expected).same

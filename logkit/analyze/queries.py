@@ -87,6 +87,24 @@ def normalize_sql(expr: str) -> str:
     return expr
 
 
+#: Per mask, a cheap test without which its pattern cannot match (so the regex runs only where it may).
+_MASK_GUARDS = ["contains({x}, '-')", "contains({x}, '://')", "(contains({x}, '0x') OR contains({x}, '0X'))",
+                "regexp_matches({x}, '[0-9]')", "regexp_matches({x}, '[0-9]')"]
+
+
+def _masked(inner: str, col_in: str = "msg", col_out: str = "template") -> str:
+    """``SELECT *, <col_in masked> AS col_out FROM inner``: :func:`normalize_sql`'s masking, one
+    projection per pattern, each applied only to the rows its guard lets through (same result)."""
+    cur, rel = col_in, inner
+    for i, ((pat, rep), guard) in enumerate(zip(NORMALIZE, _MASK_GUARDS)):
+        nxt = col_out if i == len(NORMALIZE) - 1 else f"_m{i}"
+        g = guard.format(x=cur)
+        rel = (f"(SELECT *, CASE WHEN {g} THEN regexp_replace({cur}, '{pat.replace(chr(39), chr(39) * 2)}', "
+               f"'{rep}', 'g') ELSE {cur} END AS {nxt} FROM {rel})")
+        cur = nxt
+    return rel
+
+
 def normalize(message: str) -> str:
     """The same masking as :func:`normalize_sql`, in Python."""
     for pat, rep in NORMALIZE:
@@ -202,8 +220,7 @@ def rollup_sql(source: str, flt: "Filters", sets: Sequence[str] | None = None) -
         {cols},
         count(*)::BIGINT AS n, min(ts) AS ts_min, max(ts) AS ts_max,
         arg_min(msg, ts) FILTER (WHERE msg IS NOT NULL) AS example
-      FROM (SELECT *, {normalize_sql('msg')} AS template FROM (
-              SELECT {_ROLLUP_KEYS_SQL} FROM (SELECT *, {wflag} AS _w FROM {source})))
+      FROM {_masked(f"(SELECT {_ROLLUP_KEYS_SQL} FROM (SELECT *, {wflag} AS _w FROM {source}))")}
       GROUP BY GROUPING SETS ({gsets})"""
     return sql, params
 

@@ -62,7 +62,7 @@ def setup(url, namespace, datasets, replicas, force, ca_certs, insecure, fmt):
         sys.exit(1)
     except Exception as e:  # connection refused, TLS, auth: one clear line, no traceback
         from ..store.client import redact_url
-        click.echo(f"logkit es setup: cannot talk to {redact_url(url or '')or 'the cluster'}: "
+        click.echo(f"logkit es setup: cannot talk to {redact_url(url or '') or 'the cluster'}: "
                    f"{_clean(type(e).__name__ + ': ' + str(e))}", err=True)
         sys.exit(1)
     finally:

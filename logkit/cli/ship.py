@@ -43,13 +43,13 @@ class _Size(click.ParamType):
               "Required with FILES.")
 @click.option("--dead-letter", type=click.Path(dir_okay=False), required=True,
               help="NDJSON file for lines that cannot be indexed, with the reason.")
-@click.option("--batch-size", type=click.IntRange(1), default=5000, show_default=True,
+@click.option("--batch-size", type=click.IntRange(1), default=2000, show_default=True,
               help="Documents per bulk request at most.")
 @click.option("--batch-bytes", type=_Size(), default="8MiB", show_default=True,
               help="Bytes per bulk request at most.")
 @click.option("--flush-interval", type=click.FloatRange(0.01), default=1.0, show_default=True,
               help="Seconds a started batch waits for more lines before it is sent.")
-@click.option("--workers", type=click.IntRange(1, 32), default=2, show_default=True,
+@click.option("--workers", type=click.IntRange(1, 32), default=3, show_default=True,
               help="Bulk requests in parallel.")
 @click.option("--once", is_flag=True, help="Ship what is there and exit (for scripts and tests).")
 @click.option("--pipeline", metavar="NAME", help="Ingest pipeline to run on the documents.")

@@ -173,8 +173,8 @@ def _passthrough(action):
 
 class Shipper:
     def __init__(self, tailer: Tailer, client, *, target: str, dead_letter: DeadLetter,
-                 batch_size: int = 5000, batch_bytes: int = 8 << 20, flush_interval: float = 1.0,
-                 workers: int = 2, max_inflight: int | None = None, pipeline: str | None = None,
+                 batch_size: int = 2000, batch_bytes: int = 8 << 20, flush_interval: float = 1.0,
+                 workers: int = 3, max_inflight: int | None = None, pipeline: str | None = None,
                  once: bool = False, progress_interval: float = 30.0, registry_interval: float = 1.0,
                  shutdown_timeout: float = 30.0, backoff_initial: float = 0.5, backoff_max: float = 30.0,
                  poll_interval: float = 0.2, stop: threading.Event | None = None,
@@ -545,8 +545,8 @@ def wait_for_cluster(client, timeout: float | None, stop: threading.Event) -> No
 
 def ship(paths: Iterable[str] = (), *, es: str | None = None, client=None, index: str | None = None,
          data_stream: str | None = None, registry: str | None = None, dead_letter: str | None = None,
-         stdin: bool = False, batch_size: int = 5000, batch_bytes: int = 8 << 20,
-         flush_interval: float = 1.0, once: bool = False, workers: int = 2,
+         stdin: bool = False, batch_size: int = 2000, batch_bytes: int = 8 << 20,
+         flush_interval: float = 1.0, once: bool = False, workers: int = 3,
          max_inflight: int | None = None, pipeline: str | None = None,
          max_line_bytes: int = 1 << 20, partial_timeout: float = 5.0, rescan_interval: float = 1.0,
          progress_interval: float = 30.0, connect_timeout: float | None = 30.0,

@@ -331,9 +331,12 @@ class Tailer:
                     self.registry.dirty = True
             if s.key:
                 self._seen[s.key] = now
+        by_inode: dict[tuple[int, int], list[dict]] = {}
+        for e in self.registry.entries.values():
+            by_inode.setdefault((e.get("dev"), e.get("ino")), []).append(e)
         for (dev, ino), (p, st) in found.items():
             if (dev, ino) not in self._by_inode:
-                self._maybe_open(p, st, now)
+                self._maybe_open(p, st, now, by_inode.get((dev, ino), ()))
         # forget registry entries whose files have not been found for a while
         for key in list(self.registry.entries):
             seen = self._seen.setdefault(key, now)
@@ -341,9 +344,9 @@ class Tailer:
                 self.registry.remove(key)
                 del self._seen[key]
 
-    def _maybe_open(self, path: str, st: os.stat_result, now: float) -> None:
+    def _maybe_open(self, path: str, st: os.stat_result, now: float, known: Iterable[dict]) -> None:
         # a closed file that was read to its end: skip it while its size and mtime say so
-        for e in self.registry.by_inode(st.st_dev, st.st_ino):
+        for e in known:
             if e["offset"] == st.st_size and e.get("mtime_ns") == st.st_mtime_ns:
                 self._seen[e["key"]] = now
                 return

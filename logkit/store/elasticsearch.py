@@ -654,8 +654,8 @@ def setup(client, namespace: str = DEFAULT_NAMESPACE, *, datasets: Iterable[str]
         except ApiError as e:
             raise SetupError(f"PUT {req.path} failed ({_status(e)}): {_reason(e)}") from e
         report.add(req.kind, req.name, UPDATED if exists else CREATED, note)
-        if exists and req.kind in ("component_template", "index_template"):
-            mapping_changed = True
+        if exists and req.name in (f"{name}@mappings", f"{name}@settings", name):
+            mapping_changed = True  # what the data streams' backing indices are made from
 
     names = [data_stream_name(d, namespace) for d in datasets]
     present = set(existing_data_streams(client, f"{DATA_STREAM_TYPE}-*-{namespace}"))
