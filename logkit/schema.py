@@ -56,6 +56,8 @@ class Field:
     allowed: tuple[str, ...] | None = None
     example: object = None
     unit: str | None = None
+    #: Set by the storage side (Elasticsearch, its ingest pipelines), never by the emitters.
+    stored_only: bool = False
 
     @property
     def free_text(self) -> bool:
@@ -68,8 +70,10 @@ _FREE_TEXT_KEYWORDS = frozenset({"event.reason", "scrapy.proxy", "user_agent.ori
                                  "scrapy.challenge.signal", "error.type"})
 
 
-def _f(name, type_, description, *, ecs=True, core=False, allowed=None, example=None, unit=None):
-    return Field(name, type_, description, ecs=ecs, core=core, allowed=allowed, example=example, unit=unit)
+def _f(name, type_, description, *, ecs=True, core=False, allowed=None, example=None, unit=None,
+       stored_only=False):
+    return Field(name, type_, description, ecs=ecs, core=core, allowed=allowed, example=example, unit=unit,
+                 stored_only=stored_only)
 
 
 def _c(name, type_, description, **kw):
@@ -107,7 +111,8 @@ _FIELDS: list[Field] = [
     # --- common ---------------------------------------------------------------------------
     _f("event.duration", "long", "Duration of the action.", unit="ns"),
     _f("event.reason", "keyword", "Why the action happened or failed (short)."),
-    _f("event.kind", "keyword", "ECS event kind.", allowed=("event", "metric", "alert", "state")),
+    _f("event.kind", "keyword", "ECS event kind.",
+       allowed=("alert", "asset", "enrichment", "event", "metric", "state", "pipeline_error", "signal")),
     _f("service.version", "keyword", "Version of the service."),
     _f("process.thread.name", "keyword", "Thread name."),
     _f("log.origin.file.name", "keyword", "Source file that emitted the event."),
@@ -163,6 +168,11 @@ _FIELDS: list[Field] = [
     _c("scrapy.parser", "keyword", "Name of the parser that failed."),
     _c("scrapy.finish_reason", "keyword", "Why the spider closed.", example="finished"),
     _c("scrapy.stats", "flattened", "Scrapy's stats at close (summary)."),
+    # --- set in Elasticsearch (data stream, ingest pipeline), never by the emitters ----------
+    _f("event.ingested", "date", "When Elasticsearch's ingest pipeline received the event.", stored_only=True),
+    _f("data_stream.type", "constant_keyword", "Data stream type (`logs`).", stored_only=True),
+    _f("data_stream.dataset", "constant_keyword", "Data stream dataset (from `event.dataset`).", stored_only=True),
+    _f("data_stream.namespace", "constant_keyword", "Data stream namespace.", stored_only=True),
     # --- logkit's own (shipper, analyzer) ------------------------------------------------
     _c("logkit.ship.shipped", "long", "Events shipped since the last progress event."),
     _c("logkit.ship.failed", "long", "Events sent to the dead-letter file since the last progress event."),
@@ -278,7 +288,7 @@ def known(name: str) -> bool:
 def json_type(es_type: str) -> dict:
     """JSON Schema for a value of an Elasticsearch field type."""
     return {
-        "keyword": {"type": "string"}, "wildcard": {"type": "string"},
+        "keyword": {"type": "string"}, "wildcard": {"type": "string"}, "constant_keyword": {"type": "string"},
         "match_only_text": {"type": "string"}, "text": {"type": "string"},
         "date": {"type": "string", "format": "date-time"},
         "long": {"type": "integer"}, "integer": {"type": "integer"},

@@ -27,7 +27,7 @@ MAX_LINE_BYTES = 1 << 20
 MAX_PROBLEMS_KEPT = 20
 
 _JSON_TYPES = {
-    "keyword": str, "wildcard": str, "match_only_text": str, "text": str, "date": str, "ip": str,
+    "keyword": str, "wildcard": str, "constant_keyword": str, "match_only_text": str, "text": str, "date": str, "ip": str,
     "long": int, "integer": int, "double": (int, float), "float": (int, float), "boolean": bool,
     "object": dict, "flattened": dict,
 }

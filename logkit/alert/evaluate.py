@@ -157,7 +157,10 @@ def describe_filter(conds: Sequence[Condition] | None) -> str:
     for c in conds:
         sym = {"eq": "=", "ne": "!=", "in": "in", "not_in": "not in", "gt": ">", "gte": ">=", "lt": "<",
                "lte": "<=", "contains": "contains", "prefix": "starts with"}.get(c.op)
-        out.append(f"{c.field} {'exists' if c.value else 'missing'}" if c.op == "exists" else f"{c.field} {sym} {c.value!r}")
+        if c.op == "exists":
+            out.append(f"{c.field} {'exists' if c.value else 'missing'}")
+        else:
+            out.append(f"{c.field} {sym} {c.value!r}")
     return " and ".join(out)
 
 
@@ -239,7 +242,8 @@ def threshold(con, rule: Rule, now: datetime) -> list[Sample]:
             n = _num(d[rule.sample]) or 0
             vars_["sample"] = n
             if n < rule.min_sample:
-                out.append(Sample(grp, v, False, f"{rule.sample} {_fmt(n)} < min_sample {_fmt(rule.min_sample)}", vars_))
+                why = f"{rule.sample} {_fmt(n)} < min_sample {_fmt(rule.min_sample)}"
+                out.append(Sample(grp, v, False, why, vars_))
                 continue
         if v is None:
             if rule.on_null == "fire":
@@ -412,20 +416,25 @@ MAX_KNOWN_PATTERNS = 5000
 
 
 def new_pattern(con, rule: Rule, now: datetime, known: dict[str, Any] | None = None) -> list[Sample]:
-    """Failure templates first seen in the window.
+    """Failure patterns first seen in the window.
 
-    ``known`` is the rule's memory kept in the state: ``{"since": ISO, "templates": {"kind|id":
-    {template, first_seen, last_seen}}}``, updated in place. ``since`` is the earliest time the memory
-    covers; until the memory or the data covers the whole baseline before the window, the rule is
-    *learning* and fires nothing (otherwise every template would look new on the first run).
+    Patterns are the analyzer's (``logkit.analyze.patterns.failure_patterns``: the one place that
+    groups failures, with ``logkit.patterns.TemplateMiner`` and stable pattern ids — the ids
+    ``logkit patterns`` and the report show). A pattern is new when it occurs in the window, not in
+    the baseline before it (the analyzer's ``new``), and not in this rule's memory.
+
+    ``known`` is that memory, kept in the state and updated in place: ``{"since": ISO, "templates":
+    {pattern_id: {kind, template, first_seen, last_seen}}, "miner": [[miner_id, template], ...]}``
+    (the miner is seeded with its templates, so ids stay stable across runs). ``since`` is the
+    earliest time the memory covers; until the memory or the data covers the whole baseline, the
+    rule is *learning* and fires nothing (otherwise every pattern would look new on a first run).
     """
+    from ..analyze.patterns import failure_patterns
     from ..patterns import TemplateMiner
     known = {} if known is None else known
     mem = known.setdefault("templates", {})
     start = now - rule.window
     prev = start - rule.baseline
-    flt = Q.Filters(None, now, tuple(rule.services), tuple(rule.effective_domains()))
-    _, rows = Q.run(con, "failure_events", flt, prev_since=prev)
     scols, srows = Q.run(con, "summary", Q.Filters(None, now))
     first_event = dict(zip(scols, srows[0]))["first_event"]
     covered = [t for t in (first_event, _parse_iso(known.get("since"))) if t is not None]
@@ -434,51 +443,36 @@ def new_pattern(con, rule: Rule, now: datetime, known: dict[str, Any] | None = N
         known["since"] = since.isoformat()
     learning = since is None or since > prev
     miner = TemplateMiner()
-    loaded: dict[str, str] = {}
-    for k, v in mem.items():
-        loaded.setdefault(k.split("|", 1)[1], v["template"])
-    miner.load(loaded.items())
-    finals = miner.mine(r[2] for r in rows)
-    stats: dict[str, dict] = {}
-    for (ts, kind, msg, domain, service), (tid, tmpl) in zip(rows, finals):
-        key = f"{kind}|{tid}"
-        s = stats.get(key)
-        if s is None:
-            s = stats[key] = {"kind": kind, "id": tid, "template": tmpl, "first": ts, "last": ts, "count": 0,
-                              "example": msg, "services": set(), "domains": set()}
-        s["last"] = ts
-        if ts >= start:
-            s["count"] += 1
-            if service:
-                s["services"].add(service)
-            if domain:
-                s["domains"].add(domain)
+    miner.load([tuple(x) for x in known.get("miner", [])])
+    cols, rows = failure_patterns(con, _filters(rule, start, now), top=None, prev_since=prev, miner=miner,
+                                  remember=False)
+    known["miner"] = [list(x) for x in miner.dump()[:MAX_KNOWN_PATTERNS]]
     out = []
-    for key in sorted(stats, key=lambda k: (stats[k]["first"], k)):
-        s = stats[key]
-        prior = mem.get(key)
-        first = s["first"]
+    for row in sorted((dict(zip(cols, r)) for r in rows), key=lambda d: (d["first_seen"], d["id"])):
+        pid = row["id"]
+        prior = mem.get(pid)
+        first = row["first_seen"]
         if prior is not None:
             first = min(first, _parse_iso(prior["first_seen"]) or first)
-        mem[key] = {"template": s["template"], "first_seen": first.isoformat(), "last_seen": s["last"].isoformat()}
-        if s["count"] == 0:
-            continue  # seen in the baseline only
-        grp = {"pattern_id": s["id"], "error_type": s["kind"]}
-        vars_ = {**_base_vars(rule), **grp, "template": s["template"], "example": s["example"],
-                 "first_seen": _tvar(first), "value": s["count"], "count": s["count"],
-                 "services": ", ".join(sorted(s["services"])), "domains": ", ".join(sorted(s["domains"])[:5]),
-                 "threshold": rule.min_count}
-        if first < start:
-            out.append(Sample(grp, s["count"], False, f"not new: seen at {_tvar(first)}, before the window", vars_))
+        mem[pid] = {"kind": row["kind"], "template": row["template"], "first_seen": first.isoformat(),
+                    "last_seen": row["last_seen"].isoformat()}
+        n = row["count"]
+        grp = {"pattern_id": pid, "error_type": row["kind"]}
+        vars_ = {**_base_vars(rule), **grp, "template": row["template"], "example": row["example"],
+                 "first_seen": _tvar(first), "value": n, "count": n, "services": _tvar(row["services"] or []),
+                 "domains": _tvar(row["some_domains"] or []), "threshold": rule.min_count}
+        if first < start or row["new"] is False:
+            seen = _tvar(first) if first < start else f"in the {format_duration(rule.baseline)} baseline"
+            out.append(Sample(grp, n, False, f"not new: seen {seen}, before the window", vars_))
         elif learning:
-            out.append(Sample(grp, s["count"], False, f"learning: the data and the state cover only since "
-                                                      f"{_tvar(since)}, not the {format_duration(rule.baseline)} "
-                                                      f"baseline from {_tvar(prev)}", vars_))
-        elif s["count"] < rule.min_count:
-            out.append(Sample(grp, s["count"], False, f"new, but {s['count']} < min_count {rule.min_count}", vars_))
+            out.append(Sample(grp, n, False, f"learning: the data and the state cover only since {_tvar(since)}, "
+                                             f"not the {format_duration(rule.baseline)} baseline from {_tvar(prev)}",
+                              vars_))
+        elif n < rule.min_count:
+            out.append(Sample(grp, n, False, f"new, but {n} < min_count {rule.min_count}", vars_))
         else:
-            out.append(Sample(grp, s["count"], True, f"new: first seen {_tvar(first)}, not in the "
-                                                     f"{format_duration(rule.baseline)} before the window", vars_))
+            out.append(Sample(grp, n, True, f"new: first seen {_tvar(first)}, not in the "
+                                            f"{format_duration(rule.baseline)} before the window", vars_))
     if len(mem) > MAX_KNOWN_PATTERNS:
         for k in sorted(mem, key=lambda k: mem[k].get("last_seen", ""))[:len(mem) - MAX_KNOWN_PATTERNS]:
             del mem[k]

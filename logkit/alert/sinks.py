@@ -239,10 +239,15 @@ class StdoutSink(Sink):
 
     def send(self, notes, firing, now, rule_urls=None):
         out = self.stream or sys.stdout
-        for n in notes:
-            out.write(orjson.dumps({"route": self.name, **n.to_dict()}).decode() + "\n")
-        out.flush()
-        return [None] * len(notes)
+        done: list[str | None] = []
+        try:
+            for n in notes:
+                out.write(orjson.dumps({"route": self.name, **n.to_dict()}).decode() + "\n")
+                done.append(None)
+            out.flush()
+        except (OSError, ValueError) as e:  # a closed pipe (| head): kept for the next run like any failure
+            return done + [f"stdout: {type(e).__name__}: {e}"] * (len(notes) - len(done))
+        return done
 
 
 class WebhookSink(Sink):

@@ -19,7 +19,8 @@ from .. import schema
 
 #: Elasticsearch field type -> DuckDB column type.
 DUCK_TYPES = {
-    "keyword": "VARCHAR", "wildcard": "VARCHAR", "match_only_text": "VARCHAR", "text": "VARCHAR",
+    "keyword": "VARCHAR", "wildcard": "VARCHAR", "constant_keyword": "VARCHAR", "match_only_text": "VARCHAR",
+    "text": "VARCHAR",
     "ip": "VARCHAR", "long": "BIGINT", "integer": "BIGINT", "double": "DOUBLE", "float": "DOUBLE",
     "boolean": "BOOLEAN", "date": "TIMESTAMPTZ", "object": "JSON", "flattened": "JSON",
 }

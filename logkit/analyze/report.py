@@ -113,9 +113,8 @@ def analyze(inputs: Sequence[str] | None = None, *, db: str | Store | None = Non
     """The report over ``inputs`` (files, globs, directories, ``-``) and/or a store (``db``).
 
     With ``db`` a path, the inputs are first loaded into that store (incrementally); without it,
-    each file is read once straight into the report's rollup (no copy of the events: see
-    ``queries.rollup_sql``). Raises :class:`NothingToRead` when no event could be read at all; bad
-    lines of readable files are counted in the ``bad_input`` section.
+    into an in-memory store for this analysis. Raises :class:`NothingToRead` when no event could
+    be read at all; bad lines of readable files are counted in the ``bad_input`` section.
     """
     now = now or datetime.now(timezone.utc)
     flt = Q.Filters(parse_time(since, now), parse_time(until, now), _as_tuple(service), _as_tuple(domain))
@@ -126,11 +125,8 @@ def analyze(inputs: Sequence[str] | None = None, *, db: str | Store | None = Non
         if not os.path.exists(db):
             raise NothingToRead(f"no such store: {db}")
         store = Store(db, read_only=True, memory_limit=memory_limit)
-    elif db:
+    else:
         store = Store(db, memory_limit=memory_limit)
-    else:  # raw files: one pass per file into the rollup for these filters
-        grain = parse_duration(by) if by and by != "auto" else Q.DEFAULT_GRAIN
-        store = Store(None, memory_limit=memory_limit, rollup=(flt, grain))
     try:
         loaded = LoadResult()
         if inputs:
@@ -149,15 +145,8 @@ def analyze(inputs: Sequence[str] | None = None, *, db: str | Store | None = Non
 
 def build(store: Store, flt: Q.Filters, *, by=None, top: int | None = 20, sections=None,
           input_errors: dict[str, str] | None = None, now: datetime | None = None) -> Report:
-    """The report's sections from a loaded store.
-
-    Every section but files/bad_input reads the rollup for ``flt`` (queries.py): a store made for
-    this report already holds it; otherwise it is computed here in one pass over ``events``."""
+    """The report's sections from a loaded store."""
     con = store.con
-    explicit = parse_duration(by) if by and by != "auto" else None
-    grain = Q.rollup_grain(con, flt)
-    if grain is None or explicit is not None and explicit % grain:
-        Q.materialize_rollup(con, flt, explicit or Q.DEFAULT_GRAIN)
     cols, rows = Q.run(con, "summary", flt)
     summary = dict(zip(cols, rows[0]))
     first, last = summary["first_event"], summary["last_event"]

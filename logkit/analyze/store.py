@@ -33,10 +33,7 @@ from typing import Sequence
 
 import duckdb
 
-from datetime import timedelta
-
 from . import inputs as inp
-from . import queries as Q
 from .queries import REPORT_FIELDS
 from .columns import ALL_FIELDS, col, columns_sql, duck_type, field_expr, select_list
 
@@ -81,30 +78,17 @@ class Store:
 
     ``fields``: the columns of the events table; a file store keeps every schema field (``logkit
     query`` over it sees them all), an in-memory one only what the report reads (faster to load).
-
-    ``rollup=(filters, grain)``: the report's fast path over files (in memory only). Nothing is
-    copied: each file is read once, straight into the report's rollup (``queries.rollup_sql``) for
-    those filters, appended per file to ``queries.ROLLUP_TABLE``; ``events`` is then a view over the
-    files as read (for a query the rollup cannot answer, e.g. ``failure_events``: it re-reads them).
-    Bad input is accounted for exactly as when loading.
     """
 
     def __init__(self, path: str | None = None, *, fields: Sequence[str] | None = None,
                  memory_limit: str | None = None, threads: int | None = None, read_only: bool = False,
-                 slim: bool | None = None, rollup: tuple[Q.Filters, timedelta] | None = None):
+                 slim: bool | None = None):
         self.path = path
-        if rollup is not None and (path or fields):
-            raise ValueError("a rollup store is in memory and reads the report's fields")
-        self.rollup = rollup
-        #: (path, compression, file id, line shape, strict) of what was read, for the ``events`` view.
-        self._read: list[tuple[str, str, int, str, bool]] = []
         #: Keep ``message`` only on failures and critical events (default: for in-memory report stores).
         self.slim = (path is None and fields is None) if slim is None else slim
         self._tmp = tempfile.mkdtemp(prefix="logkit-analyze-")
         if path:
             self.con = duckdb.connect(path, read_only=read_only)
-        elif rollup is not None:
-            self.con = duckdb.connect()  # holds only small tables
         else:
             self.con = duckdb.connect()
             # Compressed in-memory tables: 10M events in a few hundred MB instead of several GB.
@@ -114,15 +98,12 @@ class Store:
         c.execute("SET TimeZone = 'UTC'")
         c.execute("SET preserve_insertion_order = false")
         c.execute(f"SET temp_directory = {_quote(self._tmp)}")
-        if memory_limit or rollup is not None:
-            c.execute(f"SET memory_limit = {_quote(memory_limit or ROLLUP_MEMORY_LIMIT)}")
+        if memory_limit:
+            c.execute(f"SET memory_limit = {_quote(memory_limit)}")
         if threads:
             c.execute(f"SET threads = {int(threads)}")
-        existing = self._columns("events") if rollup is None else []
-        if rollup is not None:
-            self.fields = REPORT_FIELDS
-            self._create()
-        elif existing:
+        existing = self._columns("events")
+        if existing:
             self.fields = tuple(n for n in (fields or ALL_FIELDS) if n in existing) \
                 if fields else tuple(n for n in ALL_FIELDS if n in existing)
             if not read_only:
@@ -148,8 +129,7 @@ class Store:
 
     def _create(self) -> None:
         cols = ", ".join(f"{col(n)} {duck_type(n)}" for n in self.fields)
-        if self.rollup is None:
-            self.con.execute(f"CREATE TABLE IF NOT EXISTS events ({cols}, _file_id INTEGER)")
+        self.con.execute(f"CREATE TABLE IF NOT EXISTS events ({cols}, _file_id INTEGER)")
         self.con.execute("""CREATE TABLE IF NOT EXISTS files (
             file_id INTEGER PRIMARY KEY, path VARCHAR, dev UBIGINT, ino UBIGINT, head_len INTEGER,
             head_hash VARCHAR, compression VARCHAR, format VARCHAR, size BIGINT, "offset" BIGINT,
@@ -171,33 +151,7 @@ class Store:
 
     @property
     def event_count(self) -> int:
-        if self.rollup is not None:
-            if not self._read:
-                return 0
-            return self.con.execute(f"SELECT coalesce(sum(n), 0) FROM {Q.ROLLUP_TABLE} "
-                                    "WHERE _set = 'input' AND has_ts").fetchone()[0]
         return self.con.execute("SELECT count(*) FROM events").fetchone()[0]
-
-    # --- per-file rows, in the events table or in the rollup -------------------------------------
-    def _drop_file(self, fid: int) -> None:
-        if self.rollup is not None:
-            if self._read:
-                self.con.execute(f"DELETE FROM {Q.ROLLUP_TABLE} WHERE _file_id = ?", [fid])
-        else:
-            self.con.execute("DELETE FROM events WHERE _file_id = ?", [fid])
-
-    def _missing_timestamps(self, fid: int) -> int:
-        """Events of file ``fid`` without a usable @timestamp (removed: a figure needs a time)."""
-        if self.rollup is not None:  # not in any figure (their window flag is NULL)
-            if not self._read:
-                return 0
-            return self.con.execute(f"SELECT coalesce(sum(n), 0) FROM {Q.ROLLUP_TABLE} "
-                                    "WHERE _file_id = ? AND _set = 'input' AND NOT has_ts", [fid]).fetchone()[0]
-        missing = self.con.execute(f"SELECT count(*) FROM events WHERE _file_id = ? AND {TS} IS NULL",
-                                   [fid]).fetchone()[0]
-        if missing:
-            self.con.execute(f"DELETE FROM events WHERE _file_id = ? AND {TS} IS NULL", [fid])
-        return missing
 
     # --- loading ---------------------------------------------------------------------------
     def load(self, paths: Sequence[str], *, progress: bool = False, stdin=None) -> LoadResult:
@@ -220,7 +174,7 @@ class Store:
                     result.errors[src.path] = fr.error
                 if bar:
                     bar.done(src)
-                if src.stdin and self.rollup is None:
+                if src.stdin:
                     try:
                         os.unlink(src.real)
                     except OSError:
@@ -230,8 +184,6 @@ class Store:
                 bar.close()
         if self.path:
             self.con.execute("CHECKPOINT")
-        if self.rollup is not None and self._read:
-            self._events_view()
         return result
 
     def _find_prior(self, src: inp.Source, ident: inp.Identity):
@@ -300,11 +252,11 @@ class Store:
             if direct and os.stat(src.real).st_size != ident.size:
                 # The file grew while DuckDB read it: we cannot tell where it stopped. Redo from a
                 # snapshot of the bytes we measured.
-                self._drop_file(fid)
+                self.con.execute("DELETE FROM events WHERE _file_id = ?", [fid])
                 raise _Redo()
         except (duckdb.Error, _Redo) as e:
             if direct and not isinstance(e, _Redo):
-                self._drop_file(fid)
+                self.con.execute("DELETE FROM events WHERE _file_id = ?", [fid])
             clean = os.path.join(self._tmp, f"clean-{fid}.ndjson")
             with open(clean, "wb") as out:
                 if direct and src.compression == "none":
@@ -319,18 +271,19 @@ class Store:
                     res = inp.scan(target, "none", clean=out, line_base=base())
             fr.bad.merge(res.bad)
             n = self._insert(clean, "none", fid, fmt, strict=False) if res.good else 0
-            if self.rollup is None:
-                os.unlink(clean)
+            os.unlink(clean)
             no_ts_lines = res.no_ts_lines
         else:
             no_ts_lines = None
-        if not direct and self.rollup is None:
+        if not direct:
             try:
                 os.unlink(target)
             except OSError:
                 pass
-        missing = self._missing_timestamps(fid)
+        missing = self.con.execute(f"SELECT count(*) FROM events WHERE _file_id = ? AND {TS} IS NULL",
+                                   [fid]).fetchone()[0]
         if missing:
+            self.con.execute(f"DELETE FROM events WHERE _file_id = ? AND {TS} IS NULL", [fid])
             if no_ts_lines is None:
                 if direct:
                     no_ts_lines = inp.scan(src.real, src.compression, ts_only=True).no_ts_lines
@@ -366,29 +319,7 @@ class Store:
             self.con.execute("UPDATE bad_input SET count = count + ?, first_lines = ? "
                              "WHERE file_id = ? AND reason = ?", [count, merged, fid, reason])
 
-    def _source(self, path: str, compression: str, fid: int, fmt: str, *, strict: bool) -> str:
-        """The file as a relation with the events' columns (typed; only this store's fields)."""
-        root = "_source" if fmt == "es" else None
-        return (f"SELECT {select_list(self.fields, root=root)}, {int(fid)} AS _file_id "
-                f"FROM read_ndjson({_quote(path)}, columns={columns_sql(self.fields, root=root)}, "
-                f"compression={_quote(compression)}, ignore_errors={'false' if strict else 'true'}, "
-                f"maximum_object_size={inp.MAX_LINE + 1024})")
-
     def _insert(self, path: str, compression: str, fid: int, fmt: str, *, strict: bool) -> int:
-        """Read one file into the events table (or the rollup); the number of events read."""
-        if self.rollup is not None:
-            flt, grain = self.rollup
-            sql, params = Q.rollup_sql(f"({self._source(path, compression, fid, fmt, strict=strict)})", flt)
-            params["grain"] = grain
-            sql = f"SELECT {int(fid)} AS _file_id, * FROM ({sql})"
-            if self._read:
-                self.con.execute(f"INSERT INTO {Q.ROLLUP_TABLE} {sql}", params)
-            else:
-                self.con.execute(f"CREATE TEMP TABLE {Q.ROLLUP_TABLE} AS {sql}", params)
-                Q.register_rollup(self.con, flt, grain)
-            self._read.append((path, compression, fid, fmt, strict))
-            return self.con.execute(f"SELECT coalesce(sum(n), 0) FROM {Q.ROLLUP_TABLE} "
-                                    "WHERE _file_id = ? AND _set = 'input'", [fid]).fetchone()[0]
         root = "_source" if fmt == "es" else None
         sel = select_list(self.fields, root=root)
         if self.slim:
@@ -404,20 +335,6 @@ class Store:
                f"compression={_quote(compression)}, ignore_errors={'false' if strict else 'true'}, "
                f"maximum_object_size={inp.MAX_LINE + 1024})")
         return self.con.execute(sql).fetchone()[0]
-
-
-    def _events_view(self) -> None:
-        """Rollup mode: ``events`` as a view over the files as they were read (each query re-reads them)."""
-        latest: dict[int, tuple] = {}
-        for r in self._read:  # a file read again (slow path, redo) replaces its earlier read
-            latest[r[2]] = r
-        parts = [self._source(p, comp, fid, fmt, strict=False) for p, comp, fid, fmt, _ in latest.values()]
-        self.con.execute("CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM ("
-                         + " UNION ALL ".join(parts) + f") WHERE {TS} IS NOT NULL")
-
-
-#: DuckDB's memory limit for the report's pass over files (it spills to the temp directory beyond).
-ROLLUP_MEMORY_LIMIT = "1GB"
 
 
 class _Redo(Exception):

@@ -168,7 +168,7 @@ class Renderer:
             path = tuple(name.split("."))
             accept = _ACCEPT.get(f.type) if f is not None else None
             if f is not None and f.name == "tags":
-                accept = None
+                accept = _TAGS
             # parents/leaf make the common case (a value of the right type for a field that is
             # not one of the shared static objects) a dict operation or two in build().
             fast = kind is _PLAIN and accept is not None and path[0] not in self._static and \
@@ -200,6 +200,8 @@ class Renderer:
                 v = v if type(v) is str else _safe_message(v)
             else:
                 kind, path = _TEXT, ("extra", *path)
+        if accept is _TAGS and type(v) is list:  # tags: a keyword or a list of them
+            v = [x if type(x) is str else _safe_message(self.sanitizer.value(x)) for x in v]
         if es_type == "ip" and type(v) is str and kind is not _SECRET:
             try:
                 ipaddress.ip_address(v)
@@ -435,7 +437,8 @@ _CORE = frozenset(schema.CORE_FIELDS)
 _RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)?$")
 # Python types a value may have for each Elasticsearch field type (bool is not an int here).
 _S, _I, _F, _B, _D = frozenset({str}), frozenset({int}), frozenset({int, float}), frozenset({bool}), frozenset({dict})
-_ACCEPT = {"keyword": _S, "wildcard": _S, "match_only_text": _S, "text": _S, "date": _S, "ip": _S,
+_TAGS = frozenset({str, list})
+_ACCEPT = {"keyword": _S, "wildcard": _S, "constant_keyword": _S, "match_only_text": _S, "text": _S, "date": _S, "ip": _S,
            "long": _I, "integer": _I, "double": _F, "float": _F, "boolean": _B, "object": _D, "flattened": _D}
 # Set by the renderer on every event; application values for them go to extra.* instead.
 _OWNED = frozenset({"@timestamp", "log.level", "message", "ecs.version", "event.id", "logkit.schema_version"})

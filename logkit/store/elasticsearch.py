@@ -54,21 +54,17 @@ KEYWORD_IGNORE_ABOVE = 1024
 #: than this stay in _source but are not indexed (Lucene's term limit is 32 KiB).
 WILDCARD_FALLBACK_IGNORE_ABOVE = 8191
 
-#: Fields the storage layer sets, which the emitters never write (so they are not in the
-#: schema): ECS names and types (a test checks them against ECS's field list).
-STORE_FIELDS: dict[str, str] = {
-    "data_stream.type": "constant_keyword",
-    "data_stream.dataset": "constant_keyword",
-    "data_stream.namespace": "constant_keyword",
-    "event.ingested": "date",
-}
+#: Fields the storage layer sets and the emitters never write (marked ``stored_only`` in the schema).
+STORE_FIELDS: dict[str, str] = {n: f.type for n, f in schema.FIELDS.items() if f.stored_only}
 
 
 def _pipelines_dir() -> Path:
     env = os.environ.get("LOGKIT_PIPELINES_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent.parent / "pipelines"
+    # Shipped inside the package (the repository's top-level pipelines/ links to it), so an
+    # installed logkit finds them as well as a checkout.
+    return Path(__file__).resolve().parent.parent / "data" / "pipelines"
 
 
 PIPELINES_DIR = _pipelines_dir()
@@ -274,13 +270,8 @@ def field_mapping(es_type: str, caps: Capabilities | None = None) -> dict[str, A
 
 
 def mapped_fields() -> dict[str, str]:
-    """Every mapped field name and its Elasticsearch type: the schema plus STORE_FIELDS."""
-    out = {name: f.type for name, f in schema.FIELDS.items()}
-    for name, t in STORE_FIELDS.items():
-        if name in out:
-            raise SetupError(f"{name} is in the schema now: remove it from STORE_FIELDS")
-        out[name] = t
-    return out
+    """Every mapped field name and its Elasticsearch type: the schema's."""
+    return {name: f.type for name, f in schema.FIELDS.items()}
 
 
 def properties(caps: Capabilities | None = None) -> dict[str, Any]:
