@@ -252,8 +252,10 @@ _q("timeline", "Timeline",
 
 _q("failure_patterns", "Top failure patterns",
    """Failures (outcome `failure` or level `error`/`critical`) grouped by **kind** (`error.type`, else
-   `event.action`) and **template** (`error.message`, else `message`, with UUIDs, URLs, hex ids and
-   numbers masked as `<UUID>`, `<URL>`, `<HEX>`, `<N>`); most frequent first (`--top`), with
+   `event.action`) and **template** of `error.message`, else `message`. The report finds templates
+   with logkit's template miner (variable parts as `<*>`, stable pattern ids; see docs/patterns.md)
+   from the `failure_events` query; this SQL form masks UUIDs, URLs, hex ids and numbers as
+   `<UUID>`, `<URL>`, `<HEX>`, `<N>` instead (`miner="sql"`). Most frequent first (`--top`), with
    first/last seen, the earliest example, the number of distinct domains (and the first three),
    the services, and **new**: true when the pattern did not occur in the window of the same length
    just before `--since` (empty without `--since`).""",
