@@ -35,3 +35,18 @@ def open_output(path: str | None):
         return
     with open(path, "w", encoding="utf-8", newline="") as f:
         yield f
+
+
+_WINDOW = (
+    click.option("--since", help="Start of the window: relative (30m, 2h, 1d) or ISO 8601 (UTC when naive)."),
+    click.option("--until", help="End of the window (exclusive), same forms as --since."),
+    click.option("--service", multiple=True, help="Only these services (service.name); repeatable."),
+    click.option("--domain", multiple=True, help="Only these domains (url.domain); repeatable."),
+)
+
+
+def window_options(f):
+    """--since, --until, --service and --domain: the filters every command over events takes."""
+    for opt in reversed(_WINDOW):
+        f = opt(f)
+    return f

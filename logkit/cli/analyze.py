@@ -5,16 +5,14 @@ import sys
 
 import click
 
-from ..analyze.cli_common import FORMAT_OPTION, OUTPUT_OPTION, fail, open_output, progress_wanted
+from ..analyze.cli_common import (FORMAT_OPTION, OUTPUT_OPTION, fail, open_output, progress_wanted,
+                                  window_options)
 
 
 @click.command("analyze")
 @click.argument("inputs", nargs=-1)
 @click.option("--db", help="DuckDB store: report on it (after loading INPUTS into it, if given).")
-@click.option("--since", help="Start of the window: relative (30m, 2h, 1d) or ISO 8601 (UTC when naive).")
-@click.option("--until", help="End of the window (exclusive), same forms as --since.")
-@click.option("--service", multiple=True, help="Only these services (service.name); repeatable.")
-@click.option("--domain", multiple=True, help="Only these domains (url.domain); repeatable.")
+@window_options
 @click.option("--by", default="auto", show_default=True, help="Timeline interval (5m, 1h, 1d) or auto.")
 @click.option("--top", default=20, show_default=True, type=int, help="Rows per ranked section (0: all).")
 @click.option("--section", help="Only this section (e.g. domains), mostly for --format csv.")

@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from ..analyze.cli_common import FORMAT_OPTION, OUTPUT_OPTION, fail, open_output, progress_wanted
+from ..analyze.cli_common import (FORMAT_OPTION, OUTPUT_OPTION, fail, open_output, progress_wanted,
+                                  window_options)
 from ..analyze.render import render_rows
 
 
@@ -21,10 +22,7 @@ def _stdin():
 @click.command("patterns")
 @click.argument("files", nargs=-1)
 @click.option("--db", help="DuckDB store (from `logkit load`); pattern ids are kept there between runs.")
-@click.option("--since", help="Start of the window: relative (2h, 3d) or absolute (ISO 8601).")
-@click.option("--until", help="End of the window.")
-@click.option("--service", multiple=True, help="Only these services (repeatable).")
-@click.option("--domain", multiple=True, help="Only these domains (repeatable).")
+@window_options
 @click.option("--new-since", help="Only patterns that first occur from this time on (not in the window "
                                   "of the same length before it).")
 @click.option("--top", type=int, default=50, show_default=True, help="How many patterns (0 = all).")
