@@ -364,3 +364,36 @@ def test_copy_fields_to_metadata_id_needs_filebeat_8(filebeat, tmp_path, es_clie
     else:
         assert sorted(docs) == sorted(expected)
         assert compare(docs, expected).same
+
+
+@pytest.mark.es
+@pytest.mark.slow
+def test_filebeat_and_logkit_ship_store_the_same_documents(filebeat, tmp_path, es_client, es_url, es_index):
+    """The two shipping paths agree: same _ids (event.id), same fields (Filebeat's own dropped)."""
+    import sys
+
+    binary, version = filebeat
+    ns = _setup_namespace(es_client, es_index)
+    logs = tmp_path / "logs-in"
+    logs.mkdir()
+    lines = _events("scrapy", T0, 40)
+    (logs / "app.log").write_bytes(b"\n".join(lines) + b"\n")
+    stream_fb = les.data_stream_name("logkit.scrapy", ns)
+    env = _env(LOGKIT_SCRAPY_LOGS=str(logs / "app.log*"), LOGKIT_ES_URL=es_url, LOGKIT_NAMESPACE=ns)
+    with Filebeat(binary, CONFIGS["scrapy"], tmp_path, env) as fb:
+        done = fb.wait_for(lambda: _count(es_client, stream_fb) >= len(lines))
+        log = fb.log()
+    assert done, log
+    # logkit ship, same file, into the same kind of data stream in a second namespace
+    ns2 = ns[:40] + "ship"
+    les.setup(es_client, ns2, name=es_index + "-ship", pattern=f"logs-logkit.*-{ns2}", priority=251)
+    stream_ship = les.data_stream_name("logkit.scrapy", ns2)
+    r = subprocess.run([sys.executable, "-m", "logkit", "ship", str(logs / "app.log"), "--es", es_url,
+                        "--data-stream", stream_ship, "--registry", str(tmp_path / "reg.json"),
+                        "--dead-letter", str(tmp_path / "dead.ndjson"), "--once"],
+                       capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    via_filebeat, via_ship = fetch_all(es_client, stream_fb), fetch_all(es_client, stream_ship)
+    assert len(via_ship) == len(lines) and sorted(via_filebeat) == sorted(via_ship)
+    diff = compare(via_filebeat, via_ship)
+    assert diff.same, f"filebeat {version} vs logkit ship:\n{diff.report()}"
