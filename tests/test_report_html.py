@@ -70,3 +70,24 @@ def test_report_renders_in_chromium(browser, tmp_path):
     # the planted markup is shown as text
     assert "<script>window.__pwned=1</script>" in page.inner_text("body")
     page.close()
+
+
+def test_charts_accept_events_without_a_domain(tmp_path):
+    """A CAPTCHA or failed download with no url.domain must not break the HTML report."""
+    from logkit.analyze import analyze
+    from logkit.analyze.render import render
+    import io
+    from logkit.emit import Renderer
+    r = Renderer("spiders", "scrapy")
+    f = tmp_path / "x.ndjson"
+    lines = [r.render("challenge", "warning", "s", 1_764_000_000 + i, {"event.action": "captcha.detected",
+             "scrapy.challenge.vendor": "cloudflare", "scrapy.challenge.signal": "x",
+             **({"url.domain": "a.example", "url.full": "https://a.example/"} if i % 2 else {})})
+             for i in range(4)]
+    lines.append(r.render("failed", "error", "s", 1_764_000_010, {"event.action": "download.failed",
+                                                                    "error.type": "TimeoutError"}))
+    f.write_bytes(b"\n".join(lines) + b"\n")
+    out = io.StringIO()
+    render(analyze([str(f)]), "html", out)
+    html = out.getvalue()
+    assert "(no domain)" in html and "a.example" in html

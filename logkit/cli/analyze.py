@@ -12,6 +12,9 @@ from ..analyze.cli_common import (FORMAT_OPTION, OUTPUT_OPTION, fail, open_outpu
 @click.command("analyze")
 @click.argument("inputs", nargs=-1)
 @click.option("--db", help="DuckDB store: report on it (after loading INPUTS into it, if given).")
+@click.option("--es", "es_url", metavar="URL",
+              help="Report on an Elasticsearch cluster with aggregations (credentials from LOGKIT_ES_*).")
+@click.option("--index", metavar="PATTERN", help="With --es: indices/data streams [default: logs-logkit.*-*].")
 @window_options
 @click.option("--by", default="auto", show_default=True, help="Timeline interval (5m, 1h, 1d) or auto.")
 @click.option("--top", default=20, show_default=True, type=int, help="Rows per ranked section (0: all).")
@@ -19,20 +22,23 @@ from ..analyze.cli_common import (FORMAT_OPTION, OUTPUT_OPTION, fail, open_outpu
 @FORMAT_OPTION
 @OUTPUT_OPTION
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when it is a terminal).")
-def analyze(inputs, db, since, until, service, domain, by, top, section, fmt, output, progress):
-    """Report on INPUTS (files, globs, directories, .gz/.zst, - for stdin) or on --db.
+def analyze(inputs, db, es_url, index, since, until, service, domain, by, top, section, fmt, output, progress):
+    """Report on INPUTS (files, globs, directories, .gz/.zst, - for stdin), on --db, or on a
+    cluster with --es URL --index PATTERN (computed there with aggregations).
 
     Exit codes: 0 report written; 2 nothing could be read, or bad arguments.
     """
     from ..analyze import NothingToRead, analyze as run
     from ..analyze.render import render
     from ..analyze.report import SECTIONS
+    if section and section not in SECTIONS:
+        fail(f"--section must be one of: {', '.join(SECTIONS)}")
+    if es_url or index:
+        _analyze_es(inputs, db, es_url, index, since, until, service, domain, by, top, section, fmt, output)
     if not inputs and not db:
         if sys.stdin.isatty():
             fail("give INPUTS (files, globs, directories, - for stdin) or --db")
         inputs = ("-",)
-    if section and section not in SECTIONS:
-        fail(f"--section must be one of: {', '.join(SECTIONS)}")
     try:
         report = run(inputs, db=db, since=since, until=until, service=service, domain=domain, by=by,
                      top=top or None, progress=progress_wanted(progress))
@@ -48,4 +54,34 @@ def analyze(inputs, db, since, until, service, domain, by, top, section, fmt, ou
     bad = sum(r[2] for r in report.sections["bad_input"].rows) if "bad_input" in report.sections else 0
     if bad:
         click.echo(f"logkit analyze: {bad} bad line(s) skipped or repaired: see the bad input section", err=True)
+    sys.exit(0)
+
+
+def _analyze_es(inputs, db, es_url, index, since, until, service, domain, by, top, section, fmt, output):
+    """``--es URL --index PATTERN``: the report computed by the cluster (logkit.analyze.es_report)."""
+    from elasticsearch import ApiError
+
+    from ..analyze import NothingToRead
+    from ..analyze.es_report import NotSupportedOnES, analyze_es, error_reason
+    from ..analyze.render import render
+    from ..store.client import es_client, redact_url
+    from ..store.elasticsearch import index_pattern
+    if not es_url:
+        fail("--index needs --es URL")
+    if inputs or db:
+        fail("--es reports on the cluster: give no INPUTS nor --db with it")
+    client = es_client(es_url)
+    try:
+        report = analyze_es(client, index or index_pattern(), since=since, until=until, service=service,
+                            domain=domain, by=by, top=top or None, sections=[section] if section else None)
+    except (NotSupportedOnES, NothingToRead, ValueError) as e:
+        fail(str(e))
+    except ApiError as e:  # the cluster refused a request: its reason
+        fail(f"{redact_url(es_url)} refused the report: {error_reason(e)}")
+    except Exception as e:  # connection refused, TLS, auth: one clear line, no traceback
+        fail(f"cannot report on {redact_url(es_url)}: {type(e).__name__}: {e}")
+    finally:
+        client.close()
+    with open_output(output) as out:
+        render(report, fmt, out, section=section)
     sys.exit(0)

@@ -68,15 +68,18 @@ def _figure(caption: str, svg_text: str) -> str:
     return f"<figure><figcaption>{esc(caption)}</figcaption>{svg_text}</figure>"
 
 
+NO_DOMAIN = "(no domain)"
+
+
 def charts(report: Report, top_chart: int = 15) -> list[str]:
     out = []
     dom = report.sections.get("domains")
     if dom and dom.rows:
         d = dom.dicts()
-        rows = sorted((r for r in d if r["errors"]), key=lambda r: (-r["errors"], r["domain"]))[:top_chart]
+        rows = sorted((r for r in d if r["errors"]), key=lambda r: (-r["errors"], r["domain"] or ""))[:top_chart]
         if rows:
             out.append(_figure("Errors per domain", svg.hbar(
-                [(r["domain"], [r["status_4xx"], r["status_5xx"], r["download_failed"]]) for r in rows],
+                [(r["domain"] or NO_DOMAIN, [r["status_4xx"], r["status_5xx"], r["download_failed"]]) for r in rows],
                 [("4xx", AMBER), ("5xx", RED), ("download failed", "#7f2b3a")], "Errors per domain")))
     tl = report.sections.get("timeline")
     if tl and tl.rows:
@@ -90,8 +93,8 @@ def charts(report: Report, top_chart: int = 15) -> list[str]:
     cv = report.sections.get("captcha_vendors")
     if cv and cv.rows:
         per: dict[str, dict[str, int]] = defaultdict(dict)
-        for domain, vendor, n in cv.rows:
-            per[domain][vendor] = n
+        for domain, vendor, n in cv.rows:  # events without a domain or vendor still count
+            per[domain or NO_DOMAIN][vendor or "unknown"] = n
         vendors = sorted({v for d in per.values() for v in d})
         if len(vendors) > len(VENDOR_COLORS):
             keep = vendors[:len(VENDOR_COLORS) - 1]

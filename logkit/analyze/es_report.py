@@ -1,0 +1,516 @@
+"""The report computed on an Elasticsearch cluster (``logkit analyze --es URL --index PATTERN``).
+
+Each section implements the definition of its named query (:mod:`logkit.analyze.queries`) with
+aggregations instead of SQL, and yields the same columns, so the same renderers work:
+
+- filters: ``range`` on ``@timestamp`` (``gte`` since, ``lt`` until), ``terms`` on
+  ``service.name`` / ``url.domain``;
+- per-group figures (domains, proxies, tasks, services, CAPTCHA vendors): a ``composite``
+  aggregation paged to the end (exact, every group), with ``filters`` sub-aggregations for the
+  ``count(*) FILTER (WHERE ...)`` terms, ``max`` for the last-success time, ``percentiles`` for
+  the task runtimes; ranking and ``--top`` are applied afterwards, as the SQL does;
+- summary: counts and ``min``/``max``; the distinct counts are the buckets of a composite
+  aggregation, counted (exact; ``cardinality`` would be an estimate);
+- timeline: ``date_histogram`` with ``fixed_interval`` and ``min_doc_count`` 0 (the empty
+  intervals between the first and the last), aligned like DuckDB's ``time_bucket``;
+- failure patterns: only the failures' (time, kind, message, domain, service) are fetched
+  (a scroll returning those fields only, ``_source`` off), put in an in-memory DuckDB table and
+  grouped by the same :func:`logkit.analyze.patterns.failure_patterns`.
+
+Percentiles are Elasticsearch's TDigest estimates, not DuckDB's exact ``quantile_cont``: see
+docs/analyze.md ("On Elasticsearch") for the tolerance. The ``files`` and ``bad_input`` sections
+are about loaded files; on a cluster there are none, so they are empty.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable, Sequence
+
+from .. import schema
+from . import queries as Q
+from .report import (SECTIONS, Report, Section, _as_tuple, auto_interval, parse_duration,
+                     parse_time)
+
+#: Sections computed with aggregations (the others raise :class:`NotSupportedOnES`).
+SUPPORTED = ("summary", "domains", "captcha_vendors", "proxies", "tasks", "services", "critical_events",
+             "timeline", "failure_patterns", "files", "bad_input")
+
+#: TDigest compression of the percentiles (Elasticsearch's default is 100; more is more exact).
+TDIGEST_COMPRESSION = 200
+#: Buckets per composite page, hits per scroll page.
+PAGE = 1000
+#: The most hits one search returns (index.max_result_window's default).
+MAX_HITS = 10000
+#: Failure events buffered before they are inserted into the in-memory DuckDB table.
+FLUSH_ROWS = 50000
+#: DuckDB's time_bucket origin for intervals without months: Monday 2000-01-03 00:00 UTC.
+_BUCKET_ORIGIN = datetime(2000, 1, 3, tzinfo=timezone.utc)
+
+
+class NotSupportedOnES(ValueError):
+    """A report section that is not computed on Elasticsearch yet."""
+
+    def __init__(self, section: str):
+        super().__init__(f"not supported with --es yet: {section}")
+        self.section = section
+
+
+def error_reason(e: Exception) -> str:
+    """The cluster's own words for a refused request (the innermost cause), else ``str(e)``."""
+    body = getattr(e, "body", None)
+    err = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(err, dict):
+        return str(err or e)
+    reasons = [str(c["reason"]) for c in err.get("root_cause") or () if isinstance(c, dict) and c.get("reason")]
+    while isinstance(err, dict):  # search_phase_execution_exception wraps the interesting one
+        if err.get("reason") and str(err["reason"]) not in reasons:
+            reasons.append(str(err["reason"]))
+        err = err.get("caused_by")
+    return "; ".join(reasons) or str(e)
+
+
+def F(name: str) -> str:
+    """A field name, checked against the schema."""
+    return schema.field(name).name
+
+
+# --- query building blocks ---------------------------------------------------------------------
+def _term(name: str, value: Any) -> dict:
+    return {"term": {F(name): value}}
+
+
+def _terms(name: str, values: Iterable[Any]) -> dict:
+    return {"terms": {F(name): list(values)}}
+
+
+def _exists(name: str) -> dict:
+    return {"exists": {"field": F(name)}}
+
+
+def _range(name: str, **kw: Any) -> dict:
+    return {"range": {F(name): kw}}
+
+
+def _all(*qs: dict) -> dict:
+    return {"bool": {"filter": list(qs)}}
+
+
+def _any(*qs: dict) -> dict:
+    return {"bool": {"should": list(qs), "minimum_should_match": 1}}
+
+
+def _not(*qs: dict) -> dict:
+    return {"bool": {"must_not": list(qs)}}
+
+
+def _missing(name: str) -> dict:
+    return _not(_exists(name))
+
+
+def _ts(t: datetime) -> str:
+    """A window bound for a ``range`` on a millisecond ``date`` field: the bound rounded up to the
+    millisecond, so ``>= t`` and ``< t`` select the same events as on the exact time."""
+    t = t.astimezone(timezone.utc)
+    if t.microsecond % 1000:
+        t += timedelta(microseconds=1000 - t.microsecond % 1000)
+    return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _window(flt: Q.Filters, *, with_since: bool = True, since: datetime | None = None) -> list[dict]:
+    """The filters that are set, as query clauses (queries.where)."""
+    out = []
+    rng: dict[str, Any] = {}
+    lo = since if since is not None else (flt.since if with_since else None)
+    if lo is not None:
+        rng["gte"] = _ts(lo)
+    if flt.until is not None:
+        rng["lt"] = _ts(flt.until)
+    if rng:
+        rng["format"] = "strict_date_optional_time"
+        out.append(_range("@timestamp", **rng))
+    if flt.services:
+        out.append(_terms("service.name", flt.services))
+    if flt.domains:
+        out.append(_terms("url.domain", flt.domains))
+    return out
+
+
+#: outcome `failure` or level `error`/`critical` (queries._FAILURE)
+FAILURE = _any(_term("event.outcome", "failure"), _terms("log.level", ("error", "critical")))
+REQUEST = _terms("event.action", ("page.fetched", "download.failed"))
+FETCHED = _term("event.action", "page.fetched")
+
+
+def _status(**kw: Any) -> dict:
+    return _range("http.response.status_code", **kw)
+
+
+def _domain_filters() -> dict[str, dict]:
+    """The count(*) FILTER terms of queries._DOMAIN_AGG."""
+    proxied = _all(REQUEST, _exists("scrapy.proxy"))
+    return {
+        "requests": REQUEST,
+        "pages": FETCHED,
+        "status_2xx": _all(FETCHED, _status(gte=200, lte=299)),
+        "status_3xx": _all(FETCHED, _status(gte=300, lte=399)),
+        "status_4xx": _all(FETCHED, _status(gte=400, lte=499)),
+        "status_5xx": _all(FETCHED, _status(gte=500)),
+        "download_failed": _term("event.action", "download.failed"),
+        "captchas": _term("event.action", "captcha.detected"),
+        "blocks": _term("event.action", "block.detected"),
+        "proxied": proxied,
+        # outcome = 'success' OR (outcome IS NULL AND action = 'page.fetched' AND status < 400)
+        "proxied_ok_plus": _all(proxied, _any(
+            _term("scrapy.proxy_outcome", "success"),
+            _all(_missing("scrapy.proxy_outcome"), FETCHED, _status(lt=400)))),
+        "proxied_ok_minus": _all(
+            _terms("event.action", ("captcha.detected", "block.detected")), _exists("scrapy.proxy"),
+            _missing("scrapy.proxy_outcome"), _any(_missing("http.response.status_code"), _status(lt=400))),
+    }
+
+
+def _counts(bucket: dict, agg: str = "f") -> dict[str, int]:
+    return {k: v["doc_count"] for k, v in bucket[agg]["buckets"].items()}
+
+
+def _proxied_ok(c: dict[str, int]) -> int:
+    return max(0, c["proxied_ok_plus"] - c["proxied_ok_minus"])
+
+
+def _div(a: int | float, b: int | float) -> float | None:
+    return a / b if b else None
+
+
+def _time(ms: float | None) -> datetime | None:
+    if ms is None:
+        return None
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=ms)
+
+
+def _nulls_last(v: Any) -> tuple:
+    return (v is None, v if v is not None else "")
+
+
+# --- the cluster side ------------------------------------------------------------------------
+class _ES:
+    def __init__(self, client, index: str):
+        self.client, self.index = client, index
+
+    def search(self, **body: Any) -> dict:
+        body.setdefault("size", 0)
+        return self.client.search(index=self.index, ignore_unavailable=True, allow_no_indices=True,
+                                  **body).body
+
+    def aggs(self, query: dict, aggs: dict) -> dict:
+        return self.search(query=query, aggs=aggs, track_total_hits=True)
+
+    def composite(self, query: dict, sources: list[dict], aggs: dict | None = None) -> list[dict]:
+        """Every bucket of a composite aggregation, paged to the end."""
+        out, after = [], None
+        while True:
+            comp: dict[str, Any] = {"sources": sources, "size": PAGE}
+            if after is not None:
+                comp["after"] = after
+            agg: dict[str, Any] = {"composite": comp}
+            if aggs:
+                agg["aggs"] = aggs
+            res = self.search(query=query, aggs={"c": agg})["aggregations"]["c"]
+            out.extend(res["buckets"])
+            after = res.get("after_key")
+            if not res["buckets"] or after is None:
+                return out
+
+    def count(self) -> int:
+        return self.client.count(index=self.index, ignore_unavailable=True, allow_no_indices=True)["count"]
+
+
+def _src(name: str, *, missing: bool = False, key: str | None = None) -> dict:
+    t: dict[str, Any] = {"field": F(name)}
+    if missing:
+        t["missing_bucket"] = True
+    return {key or name: {"terms": t}}
+
+
+# --- sections ----------------------------------------------------------------------------------
+def _summary(es: _ES, flt: Q.Filters) -> tuple[tuple[str, ...], list[tuple]]:
+    query = _all(*_window(flt))
+    r = es.aggs(query, {
+        "first": {"min": {"field": F("@timestamp")}},
+        "last": {"max": {"field": F("@timestamp")}},
+        "failures": {"filter": FAILURE},
+        "critical": {"filter": _term("log.level", "critical")},
+    })
+    a = r["aggregations"]
+    # count(DISTINCT x): the composite buckets of x, counted (exact, unlike `cardinality`)
+    distinct = [len(es.composite(query, [_src(n, key="k")])) for n in ("service.name", "host.hostname", "url.domain")]
+    row = (r["hits"]["total"]["value"], _time(a["first"]["value"]), _time(a["last"]["value"]), *distinct,
+           a["failures"]["doc_count"], a["critical"]["doc_count"])
+    return Q.QUERIES["summary"].columns, [row]
+
+
+def _domains(es: _ES, flt: Q.Filters, *, top, end) -> list[tuple]:
+    filters = _domain_filters()
+    filters["items_new"] = _all(_term("event.action", "item.scraped"), _term("scrapy.item.status", "new"))
+    filters["items_updated"] = _all(_term("event.action", "item.scraped"), _term("scrapy.item.status", "updated"))
+    success = _all(FETCHED, _status(gte=200, lte=299), _not(_term("event.outcome", "failure")))
+    buckets = es.composite(_all(*_window(flt), _exists("url.domain")), [_src("url.domain", key="d")], {
+        "f": {"filters": {"filters": filters}},
+        "ok": {"filter": success, "aggs": {"last": {"max": {"field": F("@timestamp")}}}},
+    })
+    rows = []
+    for b in buckets:
+        c = _counts(b)
+        errors = c["download_failed"] + c["status_4xx"] + c["status_5xx"]
+        last = _time(b["ok"]["last"]["value"])
+        rows.append((b["key"]["d"], c["requests"], c["status_2xx"], c["status_3xx"], c["status_4xx"],
+                     c["status_5xx"], c["download_failed"], errors, _div(errors, c["requests"]),
+                     c["captchas"], _div(c["captchas"], c["requests"]), c["blocks"],
+                     _div(_proxied_ok(c), c["proxied"]), c["items_new"], c["items_updated"], last,
+                     (end - last).total_seconds() if last is not None and end is not None else None))
+    rows.sort(key=lambda r: (-r[1], -r[7], r[0]))
+    return rows[:top] if top else rows
+
+
+def _captcha_vendors(es: _ES, flt: Q.Filters, *, top) -> list[tuple]:
+    buckets = es.composite(_all(*_window(flt), _term("event.action", "captcha.detected")),
+                           [_src("url.domain", missing=True, key="d"),
+                            _src("scrapy.challenge.vendor", missing=True, key="v")])
+    groups: dict[tuple, int] = {}
+    for b in buckets:  # coalesce(vendor, 'unknown'): a missing vendor and 'unknown' are one group
+        k = (b["key"]["d"], b["key"]["v"] if b["key"]["v"] is not None else "unknown")
+        groups[k] = groups.get(k, 0) + b["doc_count"]
+    rows = [(d, v, n) for (d, v), n in groups.items()]
+    rows.sort(key=lambda r: (-r[2], _nulls_last(r[0]), _nulls_last(r[1])))
+    return rows[:top] if top else rows
+
+
+def _proxies(es: _ES, flt: Q.Filters, *, top) -> list[tuple]:
+    buckets = es.composite(_all(*_window(flt), _exists("scrapy.proxy")), [_src("scrapy.proxy", key="p")],
+                           {"f": {"filters": {"filters": _domain_filters()}}})
+    rows = []
+    for b in buckets:
+        c = _counts(b)
+        if c["proxied"] > 0:
+            ok = _proxied_ok(c)
+            rows.append((b["key"]["p"], c["proxied"], ok, _div(ok, c["proxied"])))
+    rows.sort(key=lambda r: (-r[1], r[0]))
+    return rows[:top] if top else rows
+
+
+def _pct(agg: dict, q: float) -> float | None:
+    for v in agg["values"]:
+        if abs(v["key"] - q) < 1e-9:
+            return v["value"]
+    return None
+
+
+def _tasks(es: _ES, flt: Q.Filters, *, top) -> list[tuple]:
+    name = "celery.task.name"
+    base = _all(*_window(flt), _exists(name))
+    action = lambda a: _term("event.action", a)  # noqa: E731
+    tdigest = {"compression": TDIGEST_COMPRESSION}
+    buckets = es.composite(base, [_src(name, key="t")], {
+        "f": {"filters": {"filters": {
+            "succeeded": action("task.succeeded"), "failed": action("task.failed"),
+            "retried": action("task.retried"), "revoked": action("task.revoked"),
+            "timeouts": _all(action("task.failed"), _any(
+                _term("celery.task.timed_out", True),
+                {"wildcard": {F("error.type"): {"value": "*TimeLimitExceeded*", "case_insensitive": True}}})),
+        }}},
+        "rt": {"filter": _terms("event.action", ("task.succeeded", "task.failed")), "aggs": {
+            "p": {"percentiles": {"field": F("celery.task.runtime"), "percents": [50, 95, 99],
+                                  "keyed": False, "tdigest": tdigest}}}},
+        "qw": {"percentiles": {"field": F("celery.task.queue_wait"), "percents": [95], "keyed": False,
+                               "tdigest": tdigest}},
+    })
+    # workers: count(DISTINCT coalesce(worker, host)) over events whose action is set and not task.sent
+    workers: dict[str, set] = {}
+    for b in es.composite(_all(base, _exists("event.action"), _not(action("task.sent"))),
+                          [_src(name, key="t"), _src("celery.worker.hostname", missing=True, key="w"),
+                           _src("host.hostname", missing=True, key="h")]):
+        w = b["key"]["w"] if b["key"]["w"] is not None else b["key"]["h"]
+        s = workers.setdefault(b["key"]["t"], set())
+        if w is not None:
+            s.add(w)
+    rows = []
+    for b in buckets:
+        c = _counts(b)
+        att = c["succeeded"] + c["failed"] + c["retried"]
+        rt = b["rt"]["p"]
+        rows.append((b["key"]["t"], att, c["succeeded"], c["failed"], c["retried"], c["timeouts"], c["revoked"],
+                     _div(c["succeeded"], att), _div(c["failed"], att), _div(c["retried"], att),
+                     _div(c["timeouts"], att), _pct(rt, 50), _pct(rt, 95), _pct(rt, 99), _pct(b["qw"], 95),
+                     len(workers.get(b["key"]["t"], ()))))
+    rows.sort(key=lambda r: (-r[1], r[0]))
+    return rows[:top] if top else rows
+
+
+def _services(es: _ES, flt: Q.Filters) -> list[tuple]:
+    lv = lambda v: _term("log.level", v)  # noqa: E731
+    buckets = es.composite(_all(*_window(flt)), [_src("service.name", missing=True, key="s")], {
+        "f": {"filters": {"filters": {"debug": lv("debug"), "info": lv("info"), "warning": lv("warning"),
+                                      "error": lv("error"), "critical": lv("critical"), "failures": FAILURE}}}})
+    rows = []
+    for b in buckets:
+        c = _counts(b)
+        rows.append((b["key"]["s"], b["doc_count"], c["debug"], c["info"], c["warning"], c["error"],
+                     c["critical"], c["failures"]))
+    rows.sort(key=lambda r: (-r[1], _nulls_last(r[0])))
+    return rows
+
+
+def _first(fields: dict, name: str) -> Any:
+    v = fields.get(name)
+    return v[0] if v else None
+
+
+def _parse_ts(s: str | None) -> datetime | None:
+    if s is None:
+        return None
+    return datetime.fromisoformat(s.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def _critical_events(es: _ES, flt: Q.Filters, *, top) -> list[tuple]:
+    names = ("@timestamp", "service.name", "host.hostname", "event.action", "error.type", "message")
+    body: dict[str, Any] = {
+        "query": _all(*_window(flt), _term("log.level", "critical")), "_source": False,
+        "sort": [{F("@timestamp"): {"order": "desc"}}],
+        "fields": [{"field": F("@timestamp"), "format": "strict_date_optional_time"}] + [F(n) for n in names[1:]]}
+    if top and top <= MAX_HITS:
+        hits = es.search(size=top, **body)["hits"]["hits"]
+    else:  # all of them (or more than one search may return): scroll, in order
+        from elasticsearch import helpers
+        hits = helpers.scan(es.client, index=es.index, query=body, size=PAGE, preserve_order=True,
+                            ignore_unavailable=True, allow_no_indices=True)
+        if top:
+            hits = (h for _, h in zip(range(top), hits))
+    rows = []
+    for h in hits:
+        f = h.get("fields", {})
+        rows.append((_parse_ts(_first(f, F("@timestamp"))),) + tuple(_first(f, F(n)) for n in names[1:]))
+    return rows
+
+
+def _timeline(es: _ES, flt: Q.Filters, *, interval: timedelta) -> list[tuple]:
+    step_ms = int(interval.total_seconds() * 1000)
+    if step_ms <= 0:
+        raise ValueError("the timeline interval must be positive")
+    origin_ms = int((_BUCKET_ORIGIN - datetime(1970, 1, 1, tzinfo=timezone.utc)).total_seconds() * 1000)
+    hist: dict[str, Any] = {"field": F("@timestamp"), "fixed_interval": f"{step_ms}ms", "min_doc_count": 0}
+    if origin_ms % step_ms:
+        hist["offset"] = f"+{origin_ms % step_ms}ms"
+    r = es.aggs(_all(*_window(flt)), {"t": {"date_histogram": hist, "aggs": {
+        "success": {"filter": _term("event.outcome", "success")},
+        "failure": {"filter": _term("event.outcome", "failure")}}}})
+    rows = []
+    for b in r["aggregations"]["t"]["buckets"]:
+        s, f = b["success"]["doc_count"], b["failure"]["doc_count"]
+        rows.append((_time(b["key"]), s, f, b["doc_count"] - s - f, b["doc_count"]))
+    return rows
+
+
+#: The fields failure_events reads, fetched for the failures only.
+_FAILURE_FIELDS = ("@timestamp", "log.level", "event.outcome", "event.action", "error.type", "error.message",
+                   "message", "url.domain", "service.name")
+
+
+def _failure_patterns(es: _ES, flt: Q.Filters, *, top, prev_since) -> tuple[tuple[str, ...], list[tuple]]:
+    from elasticsearch import helpers
+
+    from .columns import col, duck_type
+    from .patterns import failure_patterns
+    from .store import Store
+
+    query = _all(*_window(flt, with_since=False, since=prev_since), FAILURE)
+    names = [F(n) for n in _FAILURE_FIELDS]
+    fields = [{"field": names[0], "format": "strict_date_optional_time"}] + names[1:]
+    # column-wise inserts (one list per field, unnested together): far faster than row by row
+    insert = (f"INSERT INTO events ({', '.join(col(n) for n in names)}) SELECT "
+              + ", ".join(f"unnest(${i + 1}::{duck_type(n)}[])" for i, n in enumerate(names)))
+    with Store(None, fields=Q.REPORT_FIELDS, slim=False) as store:
+        columns: list[list] = [[] for _ in names]
+
+        def flush() -> None:
+            if columns[0]:
+                store.con.execute(insert, columns)
+                for c in columns:
+                    c.clear()
+
+        for h in helpers.scan(es.client, index=es.index, query={"query": query, "_source": False, "fields": fields},
+                              size=PAGE, ignore_unavailable=True, allow_no_indices=True):
+            f = h.get("fields", {})
+            columns[0].append(_parse_ts(_first(f, names[0])))
+            for c, n in zip(columns[1:], names[1:]):
+                c.append(_first(f, n))
+            if len(columns[0]) >= FLUSH_ROWS:
+                flush()
+        flush()
+        return failure_patterns(store.con, flt, top=top, prev_since=prev_since, remember=False)
+
+
+# --- the report --------------------------------------------------------------------------------
+def analyze_es(client, index: str, *, since: str | datetime | None = None, until: str | datetime | None = None,
+               service: str | Sequence[str] | None = None, domain: str | Sequence[str] | None = None,
+               by: str | timedelta | None = None, top: int | None = 20, now: datetime | None = None,
+               sections: Sequence[str] | None = None) -> Report:
+    """The report over the indices/data streams ``index`` (a pattern) of the cluster ``client``,
+    with the same sections and columns as :func:`logkit.analyze.analyze`.
+
+    Raises :class:`NotSupportedOnES` when a wanted section is not computed on Elasticsearch yet,
+    and :class:`~logkit.analyze.store.NothingToRead` when ``index`` holds no event at all (no
+    index matches, or they are empty), as the DuckDB report does for an empty store.
+    """
+    from .store import NothingToRead
+    now = now or datetime.now(timezone.utc)
+    flt = Q.Filters(parse_time(since, now), parse_time(until, now), _as_tuple(service), _as_tuple(domain))
+    wanted = tuple(sections or SECTIONS)
+    for name in wanted:
+        if name not in SUPPORTED:
+            raise NotSupportedOnES(name)
+    es = _ES(client, index)
+    total = es.count()
+    if total == 0:
+        raise NothingToRead(f"no event in {index} (no index or data stream matches it, or they are empty)")
+    cols, rows = _summary(es, flt)
+    summary = dict(zip(cols, rows[0]))
+    first, last = summary["first_event"], summary["last_event"]
+    end = flt.until or last or now
+    start = flt.since or first or end
+    interval = parse_duration(by) if by and by != "auto" else auto_interval(max(end - start, timedelta(0)))
+    prev_since = (flt.since - ((flt.until or end) - flt.since)) if flt.since else None
+    meta = {
+        "since": flt.since, "until": flt.until, "start": start, "end": end,
+        "interval_seconds": interval.total_seconds(), "services": list(flt.services),
+        "domains": list(flt.domains), "top": top, "generated_at": now, "store": f"elasticsearch:{index}",
+        "events_in_store": total,
+    }
+    rep = Report(meta)
+    for name in SECTIONS:
+        if name not in wanted:
+            continue
+        q = Q.QUERIES[name]
+        c = q.columns
+        if name == "summary":
+            r = rows
+        elif name == "domains":
+            r = _domains(es, flt, top=top, end=end)
+        elif name == "captcha_vendors":
+            r = _captcha_vendors(es, flt, top=top)
+        elif name == "proxies":
+            r = _proxies(es, flt, top=top)
+        elif name == "tasks":
+            r = _tasks(es, flt, top=top)
+        elif name == "services":
+            r = _services(es, flt)
+        elif name == "critical_events":
+            r = _critical_events(es, flt, top=top)
+        elif name == "timeline":
+            r = _timeline(es, flt, interval=interval)
+        elif name == "failure_patterns":
+            c, r = _failure_patterns(es, flt, top=top, prev_since=prev_since)
+        elif name in ("files", "bad_input"):
+            r = []  # no files are loaded: the events are the cluster's
+        else:  # pragma: no cover - a section added to SECTIONS without an Elasticsearch form
+            raise NotSupportedOnES(name)
+        rep.sections[name] = Section(name, q.title, q.definition, c, r)
+    return rep
