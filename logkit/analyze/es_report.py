@@ -28,8 +28,7 @@ from typing import Any, Iterable, Sequence
 
 from .. import schema
 from . import queries as Q
-from .report import (SECTIONS, Report, Section, _as_tuple, auto_interval, parse_duration,
-                     parse_time)
+from .report import SECTIONS, Report, Section, _as_tuple, parse_time, window
 
 #: Sections computed with aggregations (the others raise :class:`NotSupportedOnES`).
 SUPPORTED = ("summary", "domains", "captcha_vendors", "proxies", "tasks", "services", "critical_events",
@@ -472,18 +471,8 @@ def analyze_es(client, index: str, *, since: str | datetime | None = None, until
     if total == 0:
         raise NothingToRead(f"no event in {index} (no index or data stream matches it, or they are empty)")
     cols, rows = _summary(es, flt)
-    summary = dict(zip(cols, rows[0]))
-    first, last = summary["first_event"], summary["last_event"]
-    end = flt.until or last or now
-    start = flt.since or first or end
-    interval = parse_duration(by) if by and by != "auto" else auto_interval(max(end - start, timedelta(0)))
-    prev_since = (flt.since - ((flt.until or end) - flt.since)) if flt.since else None
-    meta = {
-        "since": flt.since, "until": flt.until, "start": start, "end": end,
-        "interval_seconds": interval.total_seconds(), "services": list(flt.services),
-        "domains": list(flt.domains), "top": top, "generated_at": now, "store": f"elasticsearch:{index}",
-        "events_in_store": total,
-    }
+    meta, end, interval, prev_since = window(flt, dict(zip(cols, rows[0])), by=by, top=top, now=now,
+                                             store=f"elasticsearch:{index}", events=total)
     rep = Report(meta)
     for name in SECTIONS:
         if name not in wanted:

@@ -143,23 +143,31 @@ def analyze(inputs: Sequence[str] | None = None, *, db: str | Store | None = Non
             store.close()
 
 
-def build(store: Store, flt: Q.Filters, *, by=None, top: int | None = 20, sections=None,
-          input_errors: dict[str, str] | None = None, now: datetime | None = None) -> Report:
-    """The report's sections from a loaded store."""
-    con = store.con
-    cols, rows = Q.run(con, "summary", flt)
-    summary = dict(zip(cols, rows[0]))
+def window(flt: Q.Filters, summary: dict, *, by, top, now: datetime | None, store: str, events: int):
+    """(meta, end, interval, prev_since) of a report: where its window ends, the timeline's
+    interval, and the start of the earlier window "new" patterns compare with. Shared by the
+    DuckDB and the Elasticsearch reports."""
+    now = now or datetime.now(timezone.utc)
     first, last = summary["first_event"], summary["last_event"]
     end = flt.until or last or now
     start = flt.since or first or end
     interval = parse_duration(by) if by and by != "auto" else auto_interval(max(end - start, timedelta(0)))
     prev_since = (flt.since - ((flt.until or end) - flt.since)) if flt.since else None
     meta = {
-        "since": flt.since, "until": flt.until, "start": start, "end": end, "interval_seconds":
-        interval.total_seconds(), "services": list(flt.services), "domains": list(flt.domains), "top": top,
-        "generated_at": (now or datetime.now(timezone.utc)), "store": store.path or ":memory:",
-        "events_in_store": store.event_count,
+        "since": flt.since, "until": flt.until, "start": start, "end": end,
+        "interval_seconds": interval.total_seconds(), "services": list(flt.services),
+        "domains": list(flt.domains), "top": top, "generated_at": now, "store": store, "events_in_store": events,
     }
+    return meta, end, interval, prev_since
+
+
+def build(store: Store, flt: Q.Filters, *, by=None, top: int | None = 20, sections=None,
+          input_errors: dict[str, str] | None = None, now: datetime | None = None) -> Report:
+    """The report's sections from a loaded store."""
+    con = store.con
+    cols, rows = Q.run(con, "summary", flt)
+    meta, end, interval, prev_since = window(flt, dict(zip(cols, rows[0])), by=by, top=top, now=now,
+                                             store=store.path or ":memory:", events=store.event_count)
     rep = Report(meta, input_errors=dict(input_errors or {}))
     wanted = sections or SECTIONS
     for name in SECTIONS:
