@@ -91,10 +91,9 @@ def test_correlation_id_header_is_accepted_too(events):
 @pytest.mark.parametrize("bad", ["x" * 129, "<script>alert(1)</script>", "a b", "id\r\nSet-Cookie: x=1",
                                  "", "-starts-with-dash", "ünïcode"])
 def test_malformed_incoming_ids_are_replaced(events, bad):
-    try:
-        r = client().get("/ok/", HTTP_X_REQUEST_ID=bad)
-    except Exception:  # the test client itself may refuse a header with a newline
-        pytest.skip("header refused by the test client")
+    from logkit.integrations._common import valid_trace_id
+    assert valid_trace_id(bad) is None  # the check itself, for values no client would send
+    r = client().get("/ok/", HTTP_X_REQUEST_ID=bad)
     [ev] = requests_of(events)
     assert HEX32.fullmatch(ev["trace.id"]), ev["trace.id"]
     assert r["X-Request-ID"] == ev["trace.id"]
