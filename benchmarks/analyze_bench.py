@@ -79,15 +79,9 @@ def run_child(kind: str, path: str, db: str) -> tuple[float, float]:
 
 
 def ensure_events(n: int, d: str) -> str:
-    path = os.path.join(d, f"events-{n}.ndjson")
-    if not os.path.exists(path):
-        sys.path.insert(0, HERE)
-        from gen_events import generate
-        t0 = time.perf_counter()
-        generate(n, [path + ".tmp"], seed=1)
-        os.rename(path + ".tmp", path)
-        print(f"generated {n:,} events in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
-    return path
+    sys.path.insert(0, HERE)
+    from gen_events import ensure_events as ensure
+    return ensure(n, d)
 
 
 def main(argv=None) -> None:

@@ -180,6 +180,19 @@ def generate(n: int, out_paths: list[str], *, seed: int = 1, start: float | None
             f.close()
 
 
+def ensure_events(n: int, d: str) -> str:
+    """``d/events-N.ndjson`` (seed 1), generated once and shared by the benchmarks that read it."""
+    import os
+    path = os.path.join(d, f"events-{n}.ndjson")
+    if not os.path.exists(path):
+        os.makedirs(d, exist_ok=True)
+        t0 = time.perf_counter()
+        generate(n, [path + ".tmp"], seed=1)
+        os.rename(path + ".tmp", path)
+        print(f"generated {n:,} events in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+    return path
+
+
 def _flush(buf: list[bytes], outs, i: int) -> None:
     if buf:
         f = outs[(i // 4096) % len(outs)]

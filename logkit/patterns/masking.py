@@ -310,14 +310,7 @@ def _plan(key: tuple) -> tuple[tuple[int, int], ...]:
                 if j < n:
                     hi = max(hi, j)
         spans.append((max(lo, 0), min(hi, n - 1)))
-    spans.sort()
-    merged = [list(spans[0])]
-    for lo, hi in spans[1:]:
-        if lo <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], hi)
-        else:
-            merged.append([lo, hi])
-    return tuple((lo, hi) for lo, hi in merged)
+    return _merge_spans(spans)
 
 
 class TokenMasker:
@@ -459,13 +452,7 @@ class TokenMasker:
                     if j < n:
                         hi = max(hi, j)
             spans.append((max(lo, 0), min(hi, n - 1)))
-        spans.sort()
-        merged = [list(spans[0])]
-        for lo, hi in spans[1:]:
-            if lo <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], hi)
-            else:
-                merged.append([lo, hi])
+        merged = _merge_spans(spans)
         result: list[str] = []
         pos = 0
         for lo, hi in merged:
@@ -480,3 +467,15 @@ class TokenMasker:
             pos = hi + 1
         result.extend(out[pos:])
         return result
+
+
+def _merge_spans(spans: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """Overlapping or touching (lo, hi) token ranges merged, in order."""
+    spans = sorted(spans)
+    merged = [list(spans[0])]
+    for lo, hi in spans[1:]:
+        if lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return tuple((lo, hi) for lo, hi in merged)
