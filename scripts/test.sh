@@ -5,6 +5,7 @@
 #
 #   scripts/test.sh                 # everything
 #   scripts/test.sh tests/test_x.py -k foo   # extra args go to pytest
+#   LOGKIT_COMPONENTS="10-redis" LOGKIT_VENV=~/.cache/logkit-dev/venv-b scripts/test.sh tests/test_x.py
 #
 # Components live in scripts/components/NN-name.sh and answer `install`, `start RUN_DIR`, `stop RUN_DIR`;
 # `start` prints KEY=VALUE lines that are exported to the tests (ports, URLs, binaries).
@@ -23,11 +24,16 @@ log() { printf '[test.sh %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 log "python environment"
 "$ROOT/scripts/dev-env.sh" >&2
-VENV=$LOGKIT_CACHE/venv
+VENV=${LOGKIT_VENV:-$LOGKIT_CACHE/venv}
 export PATH="$VENV/bin:$PATH"
 
 components=()
-for c in "$ROOT"/scripts/components/*.sh; do components+=("$c"); done
+# LOGKIT_COMPONENTS="10-redis 20-elasticsearch": start only these (a quicker run of a few tests).
+for c in "$ROOT"/scripts/components/*.sh; do
+  name=$(basename "$c" .sh)
+  if [ -n "${LOGKIT_COMPONENTS:-}" ] && [[ " $LOGKIT_COMPONENTS " != *" $name "* ]]; then continue; fi
+  components+=("$c")
+done
 
 started=()
 stop_all() {
