@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logkit.detect import Challenge, detect_challenge
-from logkit.detect.challenge import LARGE_PAGE_BYTES, PREFIX_BYTES, SMALL_PAGE_BYTES
+from logkit.detect.challenge import LARGE_PAGE_BYTES, PREFIX_BYTES, SMALL_PAGE_BYTES, TAIL_BYTES
 
 FIXTURES = Path(__file__).parent / "fixtures" / "challenges"
 
@@ -48,7 +48,7 @@ def test_fixture_set_is_complete():
         assert required in names
     # Every body file referenced exists and every body file is referenced.
     referenced = {c["body"] for c in CASES if c["body"]}
-    on_disk = {p.name for p in FIXTURES.iterdir() if p.suffix != ".json" and p.name != "README.md"}
+    on_disk = {p.name for p in FIXTURES.iterdir() if p.is_file() and p.suffix != ".json" and p.name != "README.md"}
     assert referenced == on_disk
 
 
@@ -159,10 +159,37 @@ def test_challenge_result_shape():
 def test_signal_never_echoes_page_text():
     # Titles and bodies are attacker-controlled; signals are built from our
     # own keywords only, so they are safe to drop into any log field.
-    body = b"<html><title>Access denied <script>alert(1)</script> \x1b[31m</title><body></body></html>"
+    body = (b"<html><title>Access denied <script>alert(1)</script> \x1b[31m</title><body>"
+            b"<p>Your IP has been blocked \x1b[31m<script>alert(2)</script></p></body></html>")
     got = detect_challenge(200, {}, body)
     assert got.kind == "block"
-    assert got.signal == "title contains 'access denied'"
+    assert got.signal == "body 'you have been blocked'"
+
+
+@pytest.mark.parametrize("title", ["Access denied", "Blocked", "Captcha", "Just a moment", "Forbidden",
+                                   "Item 42 | blocked-deals.example", "Robot check"])
+def test_a_word_in_a_title_never_decides(title):
+    body = f"<html><head><title>{title}</title></head><body><p>A product page.</p></body></html>".encode()
+    assert detect_challenge(200, {}, body) == Challenge()
+    # Under a block status the status decides, not the title.
+    assert detect_challenge(403, {}, body) == Challenge("block", None, "status 403")
+
+
+def test_vendor_script_on_an_ordinary_page_is_not_a_challenge():
+    # Imperva injects its resource script into every page of a protected site.
+    app = (b'<html><head><script src="/_Incapsula_Resource?SWJIYLWA=719d34d31c8e3a6e6fffd425f7e032f3">'
+           b'</script><script src="/static/app.js"></script></head><body><div id="root"></div></body></html>')
+    assert detect_challenge(200, {}, app) == Challenge()
+    # The JS check itself loads nothing else.
+    check = (b'<html><head><META NAME="robots" CONTENT="noindex,nofollow"><script src="/_Incapsula_Resource?'
+             b'SWJIYLWA=719d34d31c8e3a6e6fffd425f7e032f3"></script><body></body></html>')
+    assert detect_challenge(200, {}, check).vendor == "imperva"
+
+
+def test_generic_words_on_a_page_with_content_are_not_a_challenge():
+    para = b"<p>" + b"We explain how sites use a captcha and why a visitor may be blocked. " * 40 + b"</p>"
+    page = b"<html><head><title>What is a CAPTCHA?</title></head><body><h1>Captchas</h1>" + para + b"</body></html>"
+    assert detect_challenge(200, {}, page) == Challenge()
 
 
 # --- the prefix bound ----------------------------------------------------
@@ -175,20 +202,27 @@ def test_marker_inside_prefix_is_seen():
     assert detect_challenge(403, {}, body).kind == "captcha"
 
 
-def test_marker_after_prefix_is_not_seen():
-    # Documents the bound: only the first PREFIX_BYTES bytes are read, so a
-    # marker past it leaves the plain status decision.
-    body = b"<html><head>" + b" " * PREFIX_BYTES + CF_MARKERS
+def test_marker_in_the_tail_is_seen():
+    # Challenges inside a site's own (large) error-page layout carry their form
+    # and script at the end: the last TAIL_BYTES bytes are read too.
+    body = b"<html><head>" + b" " * (PREFIX_BYTES + TAIL_BYTES) + CF_MARKERS
+    assert detect_challenge(403, {}, body).kind == "captcha"
+
+
+def test_marker_between_prefix_and_tail_is_not_seen():
+    # Documents the bound: the middle of a long body is never read.
+    body = b"<html><head>" + b" " * PREFIX_BYTES + CF_MARKERS + b" " * (TAIL_BYTES + 10) + b"</html>"
     assert detect_challenge(403, {}, body) == Challenge("block", None, "status 403")
 
 
 def test_str_prefix_is_cut_in_bytes():
     # 2-byte characters: the prefix of a str body is PREFIX_BYTES bytes of UTF-8,
     # i.e. about PREFIX_BYTES / 2 characters here.
+    tail = " " * (TAIL_BYTES + 10)
     filler = "é" * (PREFIX_BYTES // 2 + 10)
-    assert detect_challenge(403, {}, filler + CF_MARKERS.decode()).kind == "block"
+    assert detect_challenge(403, {}, filler + CF_MARKERS.decode() + tail).kind == "block"
     filler = "é" * (PREFIX_BYTES // 2 - 200)
-    assert detect_challenge(403, {}, filler + CF_MARKERS.decode()).kind == "captcha"
+    assert detect_challenge(403, {}, filler + CF_MARKERS.decode() + tail).kind == "captcha"
 
 
 def test_large_2xx_page_is_not_examined():
@@ -270,10 +304,14 @@ def test_header_object_that_raises_midway():
     assert got.kind == "captcha"  # what was read before the error still counts
 
 
-def test_module_imports_only_stdlib():
-    source = (Path(__file__).parents[1] / "logkit" / "detect" / "challenge.py").read_text()
+@pytest.mark.parametrize("module", ["challenge.py", "decode.py"])
+def test_module_imports_only_stdlib(module):
+    # brotli / zstandard are imported by decode.py inside functions, when a body needs them.
+    source = (Path(__file__).parents[1] / "logkit" / "detect" / module).read_text()
     imported = set()
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    top_level = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    for node in top_level:
         if isinstance(node, ast.Import):
             imported.update(a.name.split(".")[0] for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:

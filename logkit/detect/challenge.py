@@ -1,27 +1,41 @@
 """Tell a CAPTCHA / bot-challenge interstitial or a bot block from a real page.
 
-``detect_challenge(status, headers, body)`` looks at the status, the response
-headers and at most the first :data:`PREFIX_BYTES` bytes of the body, and
-returns a :class:`Challenge` whose ``kind`` is ``"captcha"`` (something a
-real browser or a human can pass: CAPTCHA, JS/proof-of-work interstitial,
-press-and-hold), ``"block"`` (a refusal with nothing to solve) or ``None``.
+``detect_challenge(status, headers, body, content_encoding=None)`` looks at the
+status, the response headers and a bounded window of the body (its first
+:data:`PREFIX_BYTES` and last :data:`TAIL_BYTES` bytes), and returns a
+:class:`Challenge` whose ``kind`` is ``"captcha"`` (the page asks the visitor
+to solve something or to wait while a script proves it is a browser: CAPTCHA,
+JS/proof-of-work interstitial, press-and-hold, cookie-setting JS challenge),
+``"block"`` (a flat denial with nothing to solve) or ``None``.
+
+A raw body (as read off the wire) is decoded first when ``content_encoding``
+is given, with a bound on the decoded size (see :mod:`logkit.detect.decode`).
 
 The hard part is not finding vendor strings but *not* flagging the many
 ordinary pages that carry them: login and contact forms embed reCAPTCHA,
 hCaptcha or Turnstile widgets, Cloudflare injects ``/cdn-cgi/challenge-platform``
 scripts into normal pages, DataDome and PerimeterX sensors load on every page,
-Imperva injects ``_Incapsula_Resource`` scripts.  So markers come in tiers:
+Imperva injects ``_Incapsula_Resource`` scripts.  So evidence comes in tiers:
 
+* structural evidence -- the markup of a challenge itself (Cloudflare's
+  ``challenge-form`` and ``_cf_chl_opt = {...}``, its challenge endpoints,
+  Sucuri's ``sucuri_cloudproxy_js`` cookie script, an Imperva iframe to
+  ``_Incapsula_Resource``) decides on any page, whatever its layout: it is
+  markup, not prose, so a page that merely *quotes* a marker does not have it;
 * tier A ("definitive") strings exist only on challenge/block pages; they
   decide unless the page is plainly a content page (navigation, many links,
-  a password field), which is where a blog post quoting them would land.
-* tier B (vendor widgets and scripts) and tier C (generic phrases such as
-  "verify you are human") decide only on an interstitial-shaped page: a
-  challenge status (401/403/405/429/503), a challenge-like ``<title>``, or a
-  small body -- and only when the page has no user-facing form fields
-  (text/email/select/textarea), which every real login/contact/signup form has.
+  a password field), which is where a blog post quoting them would land;
+* tier B (vendor widgets) decides only on an interstitial-shaped page: a
+  challenge status (401/403/405/429/503), a challenge-like ``<title>`` or a
+  small body -- and only when the page has no user-facing form field
+  (text/email/select/textarea), which every real login/contact/signup form
+  has.  Vendor *scripts* (``_Incapsula_Resource``, ``awswaf``) count only on
+  a page whose every external script is that vendor's;
+* tier C (generic phrases such as "verify you are human") counts only on an
+  interstitial-shaped page with little visible text.  A word in a ``<title>``
+  never decides anything by itself.
 
-See docs/challenges.md for the vendor signals and the benchmark.
+See docs/challenges.md for the vendor signals and the corpus benchmark.
 """
 
 from __future__ import annotations
@@ -30,12 +44,21 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["LARGE_PAGE_BYTES", "PREFIX_BYTES", "SMALL_PAGE_BYTES", "Challenge", "detect_challenge"]
+from .decode import DecodeError, decode_body, split_encodings
 
-#: Only this many leading bytes of the body are ever examined.  Every vendor
-#: interstitial we know puts its markers in the first few KiB; 32 KiB leaves
+__all__ = ["DECODE_LIMIT", "LARGE_PAGE_BYTES", "PREFIX_BYTES", "SMALL_PAGE_BYTES", "TAIL_BYTES", "Challenge",
+           "detect_challenge"]
+
+#: The first this-many bytes of the body are examined.  Every vendor
+#: interstitial we know puts its markers in its first few KiB; 32 KiB leaves
 #: room for inline CSS/SVG while keeping the cost of a 200 KB page flat.
 PREFIX_BYTES = 32 * 1024
+
+#: ... and the last this-many bytes, when the body is longer than the prefix.
+#: Challenges embedded in a site's own error-page layout (Cloudflare's custom
+#: challenge pages, branded "checking your browser" pages with inline images)
+#: put the challenge form and script at the end of a page of 100-450 KB.
+TAIL_BYTES = 32 * 1024
 
 #: A body at most this long (whole body, not prefix) counts as interstitial-
 #: shaped even with status 200: challenge pages are small, real pages are not.
@@ -47,6 +70,11 @@ SMALL_PAGE_BYTES = 16 * 1024
 #: few KiB, and the ordinary pages that dominate crawl traffic are far larger.
 LARGE_PAGE_BYTES = 64 * 1024
 
+#: At most this many bytes are ever decoded from a compressed body (under a
+#: challenge status; otherwise LARGE_PAGE_BYTES + 1, all the rules need).  A
+#: decompression bomb costs at most this much memory and time.
+DECODE_LIMIT = 2 * 1024 * 1024
+
 # 401 is here because DataDome answers blocked hits with 401 or 403, 405 because
 # that is AWS WAF's CAPTCHA status.  Neither is a plain block on its own.
 _SHAPE_STATUSES = frozenset({401, 403, 405, 429, 503})
@@ -56,6 +84,12 @@ _DATADOME_STATUSES = frozenset({401, 403, 429})
 # Threshold chosen well above what any interstitial carries (0-3 links) and
 # well below the link count of any page with navigation.
 _CONTENT_LINKS = 12
+
+# Generic phrases count only on a page with at most this much visible text:
+# interstitials say a sentence or two (the largest we know, Distil's and
+# Cloudflare's, carry ~1500 characters of explanation), while a page *about*
+# captchas or blocking carries paragraphs.
+_SHORT_TEXT = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +109,45 @@ _NONE = Challenge()
 _CAPTCHA = "captcha"
 _BLOCK = "block"
 
+# --- structural evidence -------------------------------------------------------------------
+# Rows: (needle, regex, kind, vendor, signal, unless).  The plain needle (C-speed
+# ``in``) gates the regex, which requires markup context: an attribute, an
+# assignment, a URL path -- what a page quoting the marker in prose does not have.
+# ``unless`` names a needle whose presence hands the page to the tier-A rows.
+_Struct = tuple[bytes, "re.Pattern[bytes]", str, "str | None", str, "bytes | None"]
+
+
+def _st(needle: bytes, regex: bytes, kind: str, vendor: str | None, signal: str,
+        unless: bytes | None = None) -> _Struct:
+    return (needle, re.compile(regex), kind, vendor, signal, unless)
+
+
+_STRUCT: tuple[_Struct, ...] = (
+    _st(b"_cf_chl_opt", rb"_cf_chl_opt\s*=\s*\{", _CAPTCHA, "cloudflare", "body _cf_chl_opt"),
+    _st(b"challenge-form", rb"<form\b[^>]*\bid\s*=\s*[\"']?challenge-form\b", _CAPTCHA, "cloudflare",
+        "body cloudflare challenge form"),
+    _st(b"cf-browser-verification", rb"class\s*=\s*[\"'][^\"']*\bcf-browser-verification\b", _CAPTCHA,
+        "cloudflare", "body cloudflare challenge form"),
+    _st(b"jschl", rb"name\s*=\s*[\"']?jschl_(?:vc|answer)\b|/cdn-cgi/l/chk_jschl", _CAPTCHA, "cloudflare",
+        "body cloudflare challenge form"),
+    _st(b"cdn-cgi/l/chk_captcha", rb"/cdn-cgi/l/chk_captcha", _CAPTCHA, "cloudflare",
+        "body cloudflare challenge form"),
+    _st(b"__cf_chl_", rb"__cf_chl_(?:jschl|captcha|f|rt|managed)_tk__?=", _CAPTCHA, "cloudflare",
+        "body cloudflare challenge form"),
+    # The orchestrate script is served only to challenge pages; ordinary pages get .../scripts/jsd/main.js.
+    _st(b"challenge-platform", rb"/cdn-cgi/challenge-platform/(?:h/[a-z]/)?orchestrate/", _CAPTCHA,
+        "cloudflare", "body cloudflare challenge script"),
+    _st(b"sucuri_cloudproxy_js", rb"sucuri_cloudproxy_js\s*=", _CAPTCHA, "sucuri",
+        "body sucuri cloudproxy js challenge"),
+    _st(b"_incapsula_resource", rb"<iframe\b[^>]*\bsrc\s*=\s*[\"']?/_incapsula_resource\?", _CAPTCHA,
+        "imperva", "body imperva challenge iframe", unless=b"incapsula incident id"),
+    _st(b"kpsdk", rb"window\.kpsdk\s*=|\bkpsdk\.(?:now|start|configure)\b", _CAPTCHA, "kasada",
+        "body kasada challenge script"),
+)
+
+# --- tier A / B / C text markers ------------------------------------------------------------
 # Rows: (needles, regex, kind, vendor, tier, signal).  A row can only match
-# if one of its plain ``needles`` occurs in the lowercased prefix; ``regex``
+# if one of its plain ``needles`` occurs in the lowercased window; ``regex``
 # (or None when the needle is the whole marker) then confirms it.  Plain
 # ``in`` tests run at C speed, where one big alternation regex measured about
 # 0.45 us per byte -- 15 ms for a 32 KiB prefix.  Order is priority in a tier.
@@ -130,7 +201,7 @@ _MARKERS: tuple[_Row, ...] = (
     _row(b"the requested url was rejected. please consult with your administrator", None, _BLOCK, "f5",
          "A", "body f5 request rejected"),
     _row(b"sucuri website firewall", None, _BLOCK, "sucuri", "A", "body sucuri firewall"),
-    # --- tier B: vendor widgets/scripts, also found on ordinary pages ------
+    # --- tier B: vendor widgets, also found on ordinary pages' forms -------
     _row(b"cf-chl-", None, _CAPTCHA, "cloudflare", "B", "body cf-chl- marker"),
     _row((b"cf-turnstile", b"challenges.cloudflare.com/turnstile"), None, _CAPTCHA, "cloudflare", "B",
          "body turnstile on interstitial"),
@@ -140,8 +211,6 @@ _MARKERS: tuple[_Row, ...] = (
          "body hcaptcha on interstitial"),
     _row((b"static.geetest.com", b"initgeetest", b"geetest_"), None, _CAPTCHA, "geetest", "B",
          "body geetest on interstitial"),
-    _row(b"awswaf", None, _CAPTCHA, "aws-waf", "B", "body awswaf script on interstitial"),
-    _row(b"_incapsula_resource", None, _CAPTCHA, "imperva", "B", "body _Incapsula_Resource interstitial"),
     _row((b"press & hold", b"press &amp; hold"), None, _CAPTCHA, "perimeterx", "B", "body 'press & hold'"),
     # --- tier C: generic phrases -------------------------------------------
     _row((b"are you a robot", b"are you a bot"), None, _CAPTCHA, None, "C", "body 'are you a robot'"),
@@ -157,12 +226,19 @@ _MARKERS: tuple[_Row, ...] = (
           b"request blocked"), None, _BLOCK, None, "C", "body 'you have been blocked'"),
 )
 
+# Vendor scripts that also load on every ordinary page of a protected site:
+# (needle in a script src, vendor, signal).  They count only on a page that
+# loads nothing else (see _only_vendor_scripts).
+_VENDOR_SCRIPTS = (
+    (b"_incapsula_resource", "imperva", "body _Incapsula_Resource interstitial"),
+    (b"awswaf", "aws-waf", "body awswaf script on interstitial"),
+)
+
 _A_ROWS = tuple(r for r in _MARKERS if r[4] == "A" and r[2] == _CAPTCHA) + tuple(
     r for r in _MARKERS if r[4] == "A" and r[2] == _BLOCK
 )
-_BC_CAPTCHA_ROWS = tuple(r for r in _MARKERS if r[4] == "B") + tuple(
-    r for r in _MARKERS if r[4] == "C" and r[2] == _CAPTCHA
-)
+_B_ROWS = tuple(r for r in _MARKERS if r[4] == "B")
+_C_CAPTCHA_ROWS = tuple(r for r in _MARKERS if r[4] == "C" and r[2] == _CAPTCHA)
 _C_BLOCK_ROWS = tuple(r for r in _MARKERS if r[4] == "C" and r[2] == _BLOCK)
 
 _HUBS = (b"captcha", b"cf", b"cpt", b"_sec/", b"geetest", b"incapsula", b"human", b"robot",
@@ -179,34 +255,49 @@ _HUB_OF = {k: v for k, v in _HUB_OF.items() if v is not None}
 _DATADOME_BANNED_RE = re.compile(rb"[\"']t[\"']\s*:\s*[\"']bv[\"']|[?&]t=bv\b")
 
 _TITLE_RE = re.compile(rb"<title[^>]*>([^<]{0,200})")
-_TITLE_CAPTCHA_RE = re.compile(
-    rb"just a moment|attention required|robot check|are you a (?:ro)?bot|captcha|security check"
+_TITLE_ELEMENT_RE = re.compile(rb"<title\b[^>]*>[^<]{0,2000}(?:</title\s*>)?")
+# Words in a title make a page interstitial-shaped (so a widget on it counts);
+# they never decide on their own.  \b keeps "blocked" in a domain such as
+# unblocked-games.example from counting.
+_TITLE_SHAPE_RE = re.compile(
+    rb"\b(?:just a moment|attention required|robot check|are you a (?:ro)?bot|captcha|security check"
     rb"|human verification|verify you are human|one more step|checking your browser|ddos protection"
-    rb"|bot protection|unusual traffic"
-)
-_TITLE_BLOCK_RE = re.compile(
-    rb"access denied|access to this page has been denied|blocked|forbidden|request rejected"
-    rb"|too many requests"
+    rb"|bot protection|unusual traffic|access denied|access to this page has been denied|blocked"
+    rb"|forbidden|request rejected|too many requests|rate limited)\b"
 )
 
-# A user-facing field: any select/textarea, or an input whose type is not one
-# that interstitials use for their own plumbing.
+# A user-facing field: any select, a textarea other than the response field
+# reCAPTCHA/hCaptcha render in their <noscript> fallback, or an input whose
+# type is not one that interstitials use for their own plumbing.
 _USER_FIELD_RE = re.compile(
-    rb"<(?:textarea|select)\b|<input\b(?![^>]*\btype\s*=\s*[\"']?(?:hidden|submit|button|image|checkbox|reset)\b)"
+    rb"<select\b|<textarea\b(?![^>]*(?:g-recaptcha-response|h-captcha-response))"
+    rb"|<input\b(?![^>]*\btype\s*=\s*[\"']?(?:hidden|submit|button|image|checkbox|reset)\b)"
 )
+
+_SCRIPT_SRC_RE = re.compile(rb"<script\b[^>]*\bsrc\s*=\s*[\"']?([^\"'\s>]+)")
+_INVISIBLE_RE = re.compile(rb"<script\b.*?</script\s*>|<style\b.*?</style\s*>|<!--.*?-->|<[^>]*>",
+                           re.DOTALL)
+_SPACE_RE = re.compile(rb"\s+")
 
 _STATUS_RE = re.compile(r"\s*(\d{3})")
 
 
-def detect_challenge(status: object, headers: object = None, body: object = None) -> Challenge:
+def detect_challenge(status: object, headers: object = None, body: object = None, *,
+                     content_encoding: object = None) -> Challenge:
     """Classify one HTTP response; never raises.
 
     ``status``: int (or anything ``int()`` accepts, or a string starting with a
     three-digit code). ``headers``: any mapping (looked up case-insensitively),
     a list of ``(name, value)`` pairs, Scrapy ``Headers`` (values are lists of
     bytes) or a raw header block; names and values may be bytes.
-    ``body``: bytes, bytearray, memoryview, str or None; only the first
-    :data:`PREFIX_BYTES` bytes are read.
+    ``body``: bytes, bytearray, memoryview, str or None; only its first
+    :data:`PREFIX_BYTES` and last :data:`TAIL_BYTES` bytes are read.
+    ``content_encoding``: the response's ``Content-Encoding`` when ``body`` is
+    the raw bytes as received (``"gzip"``, ``"br"``, ``"gzip, br"``...): the
+    body is decoded first, at most :data:`DECODE_LIMIT` bytes of it.  Leave it
+    None for a body that is already decoded (what ``requests``, ``httpx`` and
+    Scrapy's ``response.body`` after HttpCompressionMiddleware hold).  A body
+    that does not decode is treated as absent (status and headers still count).
     """
     st = _coerce_status(status)
     hdrs = _normalize_headers(headers)
@@ -215,7 +306,7 @@ def detect_challenge(status: object, headers: object = None, body: object = None
     if found is not None:
         return found
 
-    low, total = _prefix(body, st)
+    low, total = _window(body, st, content_encoding)
     if low:
         found = _from_body(st, low, total, hdrs)
         if found is not None:
@@ -244,9 +335,9 @@ def _from_action_headers(hdrs: dict[str, list[str]]) -> Challenge | None:
 
 
 class _Scan:
-    """Substring tests over one prefix, sharing "hub" tests between needles.
+    """Substring tests over one window, sharing "hub" tests between needles.
 
-    Each ``in`` test is a full pass over the prefix when it fails, which is
+    Each ``in`` test is a full pass over the window when it fails, which is
     the usual outcome; testing a hub such as ``captcha`` once rules out the
     eleven needles that contain it.
     """
@@ -273,6 +364,10 @@ class _Scan:
 
 
 def _from_body(st: int | None, low: bytes, total: int, hdrs: dict[str, list[str]]) -> Challenge | None:
+    for needle, regex, kind, vendor, signal, unless in _STRUCT:
+        if needle in low and (unless is None or unless not in low) and regex.search(low):
+            return Challenge(kind, vendor, signal)
+
     if _is_content_page(low):
         return None
 
@@ -284,38 +379,42 @@ def _from_body(st: int | None, low: bytes, total: int, hdrs: dict[str, list[str]
                 return Challenge(_BLOCK, vendor, "body captcha-delivery.com t=bv (banned)")
             return Challenge(kind, vendor, signal)
 
-    title_kind = None
-    title_kw = ""
+    titled = False
     t = low.find(b"<title")
     if t >= 0:
         tm = _TITLE_RE.match(low, t)
-        if tm is not None:
-            title = tm.group(1)
-            km = _TITLE_CAPTCHA_RE.search(title)
-            if km is not None:
-                title_kind, title_kw = _CAPTCHA, km.group(0).decode("ascii")
-            else:
-                km = _TITLE_BLOCK_RE.search(title)
-                if km is not None:
-                    title_kind, title_kw = _BLOCK, km.group(0).decode("ascii")
+        titled = tm is not None and _TITLE_SHAPE_RE.search(tm.group(1)) is not None
 
-    shaped = st in _SHAPE_STATUSES or title_kind is not None or total <= SMALL_PAGE_BYTES
+    shaped = st in _SHAPE_STATUSES or titled or total <= SMALL_PAGE_BYTES
     if not shaped or _USER_FIELD_RE.search(low):
         return None
 
-    for row in _BC_CAPTCHA_ROWS:
+    for row in _B_ROWS:
         if scan.row(row):
             return Challenge(_CAPTCHA, row[3], row[5])
-    if title_kind == _CAPTCHA:
-        return Challenge(_CAPTCHA, None, f"title contains '{title_kw}'")
+    for needle, vendor, signal in _VENDOR_SCRIPTS:
+        if needle in low and _only_vendor_scripts(low, needle):
+            return Challenge(_CAPTCHA, vendor, signal)
+
+    # Generic phrases count in the page's text, never in its <title> alone.
+    text_scan = _Scan(_TITLE_ELEMENT_RE.sub(b" ", low)) if titled or b"<title" in low else scan
+    short: bool | None = None
+    for row in _C_CAPTCHA_ROWS:
+        if text_scan.row(row):
+            short = _visible_text_len(low) <= _SHORT_TEXT
+            if short:
+                return Challenge(_CAPTCHA, _header_vendor(hdrs), row[5])
+            break
     if st in _BLOCK_STATUSES:
         # The status already says "block"; let _from_status word it plainly.
         return None
     for row in _C_BLOCK_ROWS:
-        if scan.row(row):
-            return Challenge(_BLOCK, _header_vendor(hdrs), row[5])
-    if title_kind == _BLOCK:
-        return Challenge(_BLOCK, _header_vendor(hdrs), f"title contains '{title_kw}'")
+        if text_scan.row(row):
+            if short is None:
+                short = _visible_text_len(low) <= _SHORT_TEXT
+            if short:
+                return Challenge(_BLOCK, _header_vendor(hdrs), row[5])
+            break
     return None
 
 
@@ -341,6 +440,21 @@ def _is_content_page(low: bytes) -> bool:
     if b'type="password"' in low or b"type='password'" in low or b"type=password" in low:
         return True
     return low.count(b"<a ") + low.count(b"<a\n") >= _CONTENT_LINKS
+
+
+def _only_vendor_scripts(low: bytes, needle: bytes) -> bool:
+    """The page loads external scripts, and every one of them is the vendor's.
+
+    Imperva's JS check and AWS WAF's challenge page load nothing but the
+    vendor's script; an ordinary page protected by the same vendor loads the
+    same script *and* the site's own.
+    """
+    srcs = _SCRIPT_SRC_RE.findall(low)
+    return bool(srcs) and all(needle in src for src in srcs)
+
+
+def _visible_text_len(low: bytes) -> int:
+    return len(_SPACE_RE.sub(b" ", _INVISIBLE_RE.sub(b" ", low)).strip())
 
 
 _SERVER_VENDORS = (
@@ -459,29 +573,48 @@ def _normalize_headers(headers: object) -> dict[str, list[str]]:
     return out
 
 
-def _prefix(body: object, st: int | None) -> tuple[bytes, int]:
-    """(lowercased first PREFIX_BYTES bytes, total body length).
+def _window(body: object, st: int | None, content_encoding: object) -> tuple[bytes, int]:
+    """(lowercased window, total decoded body length).
 
-    Returns no bytes at all for a large body under a non-challenge status, so
-    the ordinary pages that make up most traffic cost a length check.
+    The window is the first PREFIX_BYTES bytes, plus -- for a longer body -- a
+    newline and the last TAIL_BYTES bytes.  Returns no bytes at all for a
+    large body under a non-challenge status, so the ordinary pages that make
+    up most traffic cost a length check.
     """
     if body is None:
         return b"", 0
     try:
         if isinstance(body, (bytearray, memoryview)):
-            body = memoryview(body).cast("B")
-            total = body.nbytes
-        elif isinstance(body, (bytes, str)):
-            total = len(body)
-        else:
+            body = bytes(memoryview(body).cast("B")) if content_encoding is not None else memoryview(body).cast("B")
+        elif not isinstance(body, (bytes, str)):
             return b"", 0
+        if content_encoding is not None and not isinstance(body, str):
+            codings = [c for c in split_encodings(content_encoding) if c != "identity"]
+            if codings:
+                limit = DECODE_LIMIT if st in _SHAPE_STATUSES else LARGE_PAGE_BYTES + 1
+                try:
+                    body, _ = decode_body(bytes(body), codings, limit)
+                except DecodeError:
+                    # A caller that passed the header of an already-decoded body: use
+                    # the body if it is plainly markup, else nothing (never the raw bytes).
+                    if not bytes(body[:64]).lstrip()[:1] in (b"<", b"{"):
+                        return b"", 0
+        total = body.nbytes if isinstance(body, memoryview) else len(body)
         if total > LARGE_PAGE_BYTES and st not in _SHAPE_STATUSES:
             return b"", total
         if isinstance(body, str):
             # Slicing characters first bounds the encode cost; re-cut in bytes
             # because non-ASCII text grows when encoded.
-            return body[:PREFIX_BYTES].encode("utf-8", "replace")[:PREFIX_BYTES].lower(), total
-        return bytes(body[:PREFIX_BYTES]).lower(), total
+            head = body[:PREFIX_BYTES].encode("utf-8", "replace")[:PREFIX_BYTES]
+            if total <= PREFIX_BYTES:
+                return head.lower(), total
+            tail = body[max(PREFIX_BYTES, total - TAIL_BYTES):].encode("utf-8", "replace")[-TAIL_BYTES:]
+        else:
+            head = bytes(body[:PREFIX_BYTES])
+            if total <= PREFIX_BYTES:
+                return head.lower(), total
+            tail = bytes(body[max(PREFIX_BYTES, total - TAIL_BYTES):])
+        return head.lower() + b"\n" + tail.lower(), total
     except (TypeError, ValueError):
         # memoryview.cast refuses non-contiguous or multi-dimensional views.
         return b"", 0

@@ -133,38 +133,92 @@ _ERROR_KINDS = {
     # the connection dropped
     "ConnectionLost": "connection_lost", "ConnectionDone": "connection_lost",
     "ResponseNeverReceived": "connection_lost", "ConnectionAborted": "connection_lost",
-    "ConnectionResetError": "connection_lost",
+    "ConnectionResetError": "connection_lost", "BrokenPipeError": "connection_lost",
     # data
     "ResponseDataLossError": "data_loss", "_DataLoss": "data_loss", "PotentialDataLoss": "data_loss",
     # TLS
-    "SSLError": "tls", "TLSError": "tls",
+    "SSLError": "tls", "TLSError": "tls", "CertificateError": "tls", "VerificationError": "tls",
     # cancelled
     "DownloadCancelledError": "cancelled", "CancelledError": "cancelled",
 }
+# Wrappers: their own class says only "the download failed"; what matters is inside.
+# Wrappers: their own class says little; what matters is inside. The value is the kind a
+# wrapper means when nothing inside it says more (ResponseNeverReceived without reasons:
+# the connection went away before a response).
+_WRAPPERS = {"DownloadFailedError": None, "ResponseFailed": "connection_lost",
+             "ResponseNeverReceived": "connection_lost", "RequestGenerationFailed": None,
+             "RequestTransmissionFailed": "connection_lost", "ExceptionGroup": None,
+             "BaseExceptionGroup": None, "FirstError": None}
+# When a chain holds several kinds, the most specific cause wins: a TLS handshake
+# failure or a timeout is also, at the socket level, a lost connection.
+_KIND_RANK = {"tls": 0, "timeout": 1, "dns": 2, "refused": 3, "data_loss": 4, "cancelled": 5,
+              "connection_lost": 6}
+_CHAIN_MAX = 32
+
+
+def _own_kind(exc: BaseException) -> tuple[str | None, bool]:
+    """(kind, weak): weak for a wrapper's default, which any inner kind overrides."""
+    for cls in type(exc).__mro__:
+        if cls.__name__ in _WRAPPERS:
+            return _WRAPPERS[cls.__name__], True
+        kind = _ERROR_KINDS.get(cls.__name__)
+        if kind:
+            return kind, False
+        if cls.__module__.startswith(("OpenSSL", "ssl")):
+            return "tls", False
+    return None, False
+
+
+def _inner(exc: BaseException) -> list[Any]:
+    """What an exception wraps: ``__cause__``, ``__context__``, Twisted's ``reasons`` (a list of
+    Failures, on ResponseFailed / ResponseNeverReceived), a FirstError's ``subFailure``,
+    an exception group's ``exceptions``, and a Failure given as an argument."""
+    out: list[Any] = [exc.__cause__, exc.__context__]
+    for attr in ("reasons", "exceptions"):
+        v = getattr(exc, attr, None)
+        if isinstance(v, (list, tuple)):
+            out.extend(v)
+    out.append(getattr(exc, "subFailure", None))
+    for a in getattr(exc, "args", ()) or ():
+        if isinstance(a, (list, tuple)):
+            out.extend(a)
+        else:
+            out.append(a)
+    return out
 
 
 def classify_download_error(exc: BaseException) -> str:
     """A short kind for a download exception: timeout, dns, refused, connection_lost, data_loss,
     tls, cancelled — or the exception's class name when it is none of those.
 
-    Matches class names through the MRO (Scrapy ≥2.14 wraps Twisted's errors in its own
-    ``Download*Error`` classes; older Scrapy raises Twisted's), and looks inside Twisted's
-    ``ResponseFailed``/``ResponseNeverReceived`` at the reasons they carry."""
-    reasons = getattr(exc, "reasons", None)
-    if reasons:
-        for r in reasons:
-            inner = getattr(r, "value", r)
-            if isinstance(inner, BaseException) and inner is not exc:
-                kind = classify_download_error(inner)
-                if kind in ("timeout", "dns", "refused", "tls", "data_loss"):
-                    return kind
-    for cls in type(exc).__mro__:
-        kind = _ERROR_KINDS.get(cls.__name__)
-        if kind:
-            return kind
-        if cls.__module__.startswith("OpenSSL"):
-            return "tls"
-    return type(exc).__name__
+    Walks the whole chain breadth-first (``__cause__``, ``__context__``, Twisted's wrapped
+    ``reasons`` and Failures), because Scrapy ≥ 2.13 raises ``DownloadFailedError`` from
+    ``ResponseNeverReceived([Failure(ConnectionLost())])`` and the like; the most specific
+    kind found anywhere in the chain wins. Class names are matched through the MRO, so
+    Scrapy's own ``Download*Error`` classes and Twisted's both classify."""
+    best: str | None = None
+    weak: str | None = None
+    seen: set[int] = set()
+    queue: list[Any] = [exc]
+    try:
+        while queue and len(seen) < _CHAIN_MAX:
+            item = queue.pop(0)
+            item = getattr(item, "value", item)  # a twisted Failure
+            if not isinstance(item, BaseException) or id(item) in seen:
+                continue
+            seen.add(id(item))
+            kind, is_weak = _own_kind(item)
+            if kind is not None:
+                if is_weak:
+                    weak = weak or kind
+                elif best is None or _KIND_RANK[kind] < _KIND_RANK[best]:
+                    best = kind
+                    if _KIND_RANK[kind] == 0:
+                        break
+            queue.extend(_inner(item))
+    except Exception:
+        pass  # an exotic exception object must not break the crawl's logging
+    return best or weak or type(exc).__name__
 
 
 def _callback_name(response: Any, spider: Any = None) -> str:
@@ -424,7 +478,14 @@ class LogkitDownloaderMiddleware:
         challenge = None
         if self.detect:
             from ..detect import detect_challenge
-            challenge = detect_challenge(status, response.headers, response.body)
+            # At order 950 the body is still as transferred: HttpCompressionMiddleware (590)
+            # decodes it later and then drops Content-Encoding. Whatever the order a project
+            # gives this middleware, a Content-Encoding still present means undecoded bytes.
+            try:
+                encoding = response.headers.getlist("Content-Encoding") or None
+            except Exception:
+                encoding = None
+            challenge = detect_challenge(status, response.headers, response.body, content_encoding=encoding)
             if not challenge:
                 challenge = None
         failed = status >= 400 or challenge is not None
@@ -687,9 +748,16 @@ def logging_settings_config(settings: Any) -> dict:
         stream = "stderr"
     lvl = settings.get("LOG_LEVEL") or "DEBUG"
     level = logging.getLevelName(lvl) if isinstance(lvl, int) else str(lvl).upper()
-    return logging_config(settings.get("LOGKIT_SERVICE") or settings.get("BOT_NAME") or "scrapy", "scrapy",
-                          environment=settings.get("LOGKIT_ENVIRONMENT"), level=level, stream=stream,
-                          filename=filename, **options)
+    cfg = logging_config(settings.get("LOGKIT_SERVICE") or settings.get("BOT_NAME") or "scrapy", "scrapy",
+                         environment=settings.get("LOGKIT_ENVIRONMENT"), level=level, stream=stream,
+                         filename=filename, **options)
+    # Scrapy's configure_logging runs after this and sets the "scrapy" logger to DEBUG; its own
+    # root handler then applies LOG_LEVEL. That handler is off, so logkit's handlers apply it,
+    # or Scrapy's start-up DEBUG lines ("Using reactor", "Using asyncio event loop") get through.
+    for handler in (cfg.get("handlers") or {}).values():
+        if isinstance(handler, dict):
+            handler.setdefault("level", level)
+    return cfg
 
 
 def configure_logging(settings: Any) -> None:
