@@ -109,9 +109,16 @@ def main() -> None:
     class FaultSpider(scrapy.Spider):
         name = "faults"
 
-        def start_requests(self):  # works on every Scrapy the package allows (start() is 2.13+)
+        def _requests(self):
             for u in a.urls:
                 yield scrapy.Request(u, callback=self.parse, errback=self.failed, dont_filter=True)
+
+        async def start(self):  # Scrapy >= 2.13 (2.19 no longer calls start_requests)
+            for r in self._requests():
+                yield r
+
+        def start_requests(self):  # Scrapy < 2.13
+            return self._requests()
 
         def parse(self, response):
             pass
