@@ -97,6 +97,11 @@ def _encode(body: bytes, coding: str) -> bytes:
     return brotli.compress(body)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):  # the /reset page resets on purpose
+        pass
+
+
 class E2ESite:
     def __init__(self, plan: dict, compress: bool, slow_seconds: float = 4.0):
         self.plan = plan
@@ -160,7 +165,7 @@ class E2ESite:
                 except OSError:
                     pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"
