@@ -16,6 +16,8 @@ from pathlib import Path
 import brotli
 import pytest
 import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from logkit.detect import detect_challenge
 from logkit.detect.challenge import DECODE_LIMIT, LARGE_PAGE_BYTES
@@ -142,3 +144,15 @@ def test_bomb_is_cut_at_the_decode_limit(bombs, coding, status):
     assert peak < 4 * limit + 8 * 1024 * 1024, peak
     data, truncated = decode_body(raw, coding, limit)
     assert len(data) == limit and truncated
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.one_of(st.binary(max_size=3000), st.binary(max_size=300).map(gzip.compress),
+                      st.binary(max_size=300).map(brotli.compress), st.binary(max_size=300).map(zlib.compress)),
+       coding=st.one_of(st.sampled_from(["gzip", "deflate", "br", "zstd", "gzip, br", "identity", "x-gzip",
+                                         "compress", "", ",", "GZIP"]),
+                        st.binary(max_size=12), st.lists(st.binary(max_size=8), max_size=3), st.integers()),
+       status=st.sampled_from([200, 403, 429, 503, None]))
+def test_never_raises_on_any_body_and_coding(body, coding, status):
+    got = detect_challenge(status, {}, body, content_encoding=coding)
+    assert got.kind in (None, "captcha", "block")
