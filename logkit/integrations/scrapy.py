@@ -221,6 +221,23 @@ def classify_download_error(exc: BaseException) -> str:
     return best or weak or type(exc).__name__
 
 
+def _scrapy_decodable(codings: list) -> list | None:
+    """The Content-Encoding values when this Scrapy's HttpCompressionMiddleware decodes every one
+    of them (so the spider will see the decoded body); None when there is nothing to decode or
+    a coding Scrapy leaves alone (the spider then gets those bytes as they are)."""
+    if not codings:
+        return None
+    try:
+        from scrapy.downloadermiddlewares.httpcompression import ACCEPTED_ENCODINGS
+        accepted = {bytes(e).lower() for e in ACCEPTED_ENCODINGS} | {b"x-gzip", b"identity"}
+    except Exception:
+        accepted = {b"gzip", b"x-gzip", b"deflate", b"identity"}
+    parts = [p.strip().lower() for c in codings for p in (c if isinstance(c, bytes) else str(c).encode()).split(b",")]
+    if all(p in accepted for p in parts if p):
+        return codings
+    return None
+
+
 def _callback_name(response: Any, spider: Any = None) -> str:
     req = getattr(response, "request", None)
     cb = getattr(req, "callback", None) if req is not None else None
@@ -482,7 +499,7 @@ class LogkitDownloaderMiddleware:
             # decodes it later and then drops Content-Encoding. Whatever the order a project
             # gives this middleware, a Content-Encoding still present means undecoded bytes.
             try:
-                encoding = response.headers.getlist("Content-Encoding") or None
+                encoding = _scrapy_decodable(response.headers.getlist("Content-Encoding"))
             except Exception:
                 encoding = None
             challenge = detect_challenge(status, response.headers, response.body, content_encoding=encoding)
