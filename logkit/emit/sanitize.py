@@ -47,15 +47,23 @@ _OVERLAP = 256
 # --- secrets inside text ------------------------------------------------------------------
 # A secret word as one word of a key: not preceded by a letter (or at a camelCase boundary), not
 # followed by one; then up to three more key parts (secret.value, aws_secret_access_key).
-_KEY_WORD = (r"(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z]))"
-             r"(?i:pass(?:word|wd|phrase|code)?|pwd|secrets?|tokens?|api[_-]?key|access[_-]?key|private[_-]?key|"
-             r"subscription[_-]?key|signing[_-]?key|authorization|auth|credentials?|creds|set-?cookie|cookies?|"
-             r"session(?:[_-]?id)?|sid|csrf|xsrf|signature|sig|otp|totp|mfa|jwt|pin|cvv|dsn)"
-             r"(?-i:(?![a-z])|(?<=[a-z])(?=[A-Z]))(?:[_.\-][A-Za-z0-9]{1,30}+){0,3}")
+_SECRET_WORDS = (r"(?:csrf|xsrf|auth|access|refresh|api|bearer|session|client|app)tokens?|(?:client|app|api|shared)secrets?|"
+                 r"pass(?:word|wd|phrase|code)?|pwd|secrets?|token|api[_-]?key|access[_-]?key|private[_-]?key|"
+                 r"subscription[_-]?key|signing[_-]?key|authorization|auth|credentials?|creds|set-?cookie|cookies?|"
+                 r"session(?:[_-]?id)?|sid|csrf|xsrf|signature|sig|totp|otp|mfa|jwt|pin|cvv|dsn")
+# Long secret words count inside a lower-case compound too (dbpassword, stripesecret, mytoken);
+# short ones only as a word of their own (pass but not bypass, pin but not shipping).
+_KEY_WORD = (r"(?:(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z]))(?i:" + _SECRET_WORDS + ")|(?i:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|"
+             r"subscription[_-]?key|signing[_-]?key|credentials?))"
+             r"(?-i:(?![a-z])|(?<=[a-z])(?=[A-Z]))"
+             # names that contain a secret word but count or describe it: tokens_used, session_count
+             r"(?![_.\-]?(?i:count|used|type|length|len|size|name|url|uri|endpoint|file|path|ttl|timeout|enabled|"
+             r"version|limit)(?![A-Za-z0-9]))"
+             r"(?:[_.\-][A-Za-z0-9]{1,30}+){0,3}")
 # key, then an assignment in any of the shapes logs carry: a=b, a: b, a = "b", "a": "b",
 # 'a': 'b' (Python reprs), a => b, \"a\": \"b\" (JSON inside a JSON string).
 _KV = re.compile(
-    _KEY_WORD + r"""(\\?["']?[ \t]{0,8}(?:=>|:=|[:=])[ \t]{0,8}(?:(?i:bearer|basic|token|digest|bot)[ \t]+)?b?\\?)"""
+    _KEY_WORD + r"""(\\{0,4}["']?[ \t]{0,8}(?:=>|:=|[:=])[ \t]{0,8}(?:(?i:bearer|basic|token|digest|bot)[ \t]+)?b?\\{0,4})"""
     r"""(?!\[MASKED\])(?:"([^"\n\\]{1,4096}+)|'([^'\n\\]{1,4096}+)|([^\s"'\\,;&}\])<>]{1,4096}+))""")
 # Cookie header lines: the whole rest of the line is cookies.
 _COOKIE_LINE = re.compile(r"(?i)\b((?:set-)?cookie[ \t]*:[ \t]*)([^\r\n]{1,4096}+)")
@@ -73,11 +81,10 @@ _URL_END = re.compile(r"[\s\"'<>`]")
 # user:pw@host without a scheme (proxy settings, --proxy arguments): the password runs from a
 # colon to an @ that a host name follows. Each colon starts at most one possessive run of
 # non-colon characters, so the scan is linear.
-_BARE_USERINFO = re.compile(r"(?<=[A-Za-z0-9_.+\-%~]):(?!//)(?!\[MASKED\]@)([^\s:@\"'<>(\[{,;=]{1,256}+)@"
+_BARE_USERINFO = re.compile(r"(?<=[A-Za-z0-9_.+\-%~]):(?!//)(?!\[MASKED\]@)([^\s@\"'<>(\[{,;=]{1,256}+)@"
                             r"(?=[A-Za-z0-9\-]{1,63}\.[A-Za-z0-9]|localhost\b|\[[0-9A-Fa-f:])")
 # Where a key/value secret could start: the scanner below tries the full pattern only there.
-_KEY_START = re.compile(r"(?i)pass|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|subscription|signing|"
-                        r"auth|cred|cookie|session|sid|csrf|xsrf|sig|otp|mfa|jwt|pin|cvv|dsn")
+_KEY_START = re.compile("(?i)" + _SECRET_WORDS)
 # A run of token characters long enough for any provider token: the provider rules run only then.
 _TOKEN_RUN = re.compile(r"[A-Za-z0-9_\-+=]{16}")
 _KEEP1 = r"\1" + MASK
@@ -112,8 +119,10 @@ def _mask_scheme_urls(s: str) -> str:
             if colon >= 0:
                 pw = tok[colon + 1:at]
                 slash = pw.find("/")
-                # host:8080/path/@user is a port and a path, not a password
-                if not (slash >= 0 and pw[:slash].isdigit()) and pw and pw != MASK:
+                # host.example.com:8080/path/@user is a host, a port and a path, not a password
+                port_path = slash >= 0 and pw[:slash].isdigit() and len(pw[:slash]) <= 5 and (
+                    "." in tok[:colon] or tok[:colon] == "localhost")
+                if not port_path and pw and pw != MASK:
                     out.append(s[pos:start + colon + 1])
                     out.append(MASK)
                     pos = start + at
@@ -150,6 +159,12 @@ def _mask_kv(s: str) -> str:
     return "".join(out)
 
 
+# gitleaks ends most rules with "followed by a quote, space, ; or end" (tuned for source code);
+# in log text a token is as often followed by ] ) , > or &: any non-token character ends it here.
+_GITLEAKS_END = r"""(?:[\x60'"\s;]|\\[nr]|$)"""
+_TOKEN_END = r"""(?:[^\w\-]|\\[nr]|$)"""
+
+
 class _ProviderRules:
     """gitleaks' provider token rules: a keyword prefilter (as gitleaks itself does), then the
     rule's regex compiled on first use with RE2 (linear time, the rules' own syntax)."""
@@ -179,7 +194,7 @@ class _ProviderRules:
                     opts = re2.Options()
                     opts.max_mem = 8 << 20
                     try:
-                        rx = re2.compile(self.rules[i]["regex"], opts)
+                        rx = re2.compile(self.rules[i]["regex"].replace(_GITLEAKS_END, _TOKEN_END), opts)
                     except Exception:
                         rx = False
                     self._compiled[i] = rx
