@@ -411,6 +411,7 @@ class Sanitizer:
                 for k, x in v.items():
                     if n >= self.max_items or size > self.max_container_chars:
                         out["…"] = f"[{_safe_len(v) - n} more keys cut]"
+                        note(f"mapping cut after {n} keys: size limit")
                         break
                     n += 1
                     k = self._key(k)
@@ -430,6 +431,7 @@ class Sanitizer:
                     size += len(y) if type(y) is str else 8 if type(y) is not dict and type(y) is not list else _size(y)
                     out.append(y)
                 if len(items) > len(out):
+                    note(f"list cut after {len(out)} of {len(items)} items: size limit")
                     out.append(f"…[{len(items) - len(out)} more items cut]")
                 return out
             if isinstance(v, (bytes, bytearray, memoryview)):
