@@ -24,7 +24,7 @@ from .. import schema
 from .context import _context
 from .ids import uuid7
 from . import sanitize as _san
-from .sanitize import MASK, Sanitizer, clean_text, mask_text, note, safe_int, take_notes, truncate
+from .sanitize import MASK, Sanitizer, _notes, clean_text, mask_text, note, safe_int, take_notes, truncate
 
 _LEVELS = {
     "debug": "debug", "info": "info", "warning": "warning", "warn": "warning", "error": "error",
@@ -330,7 +330,10 @@ class Renderer:
         """The nested event, sanitised, in ecs-logging order."""
         global _ts_cache
         msg = message if type(message) is str else _safe_message(message)
-        msg = clean_text(msg, self.max_length, self.mask)
+        if len(msg) > self.max_length or not self.mask:
+            msg = clean_text(msg, self.max_length, self.mask)
+        else:
+            msg = mask_text(msg)
         ms = int(created * 1000)
         sec, frac = divmod(ms, 1000)
         cached_sec, prefix = _ts_cache  # format_timestamp(), inlined: this is the hot path
@@ -421,9 +424,8 @@ class Renderer:
                 self._put(out, "extra.event.outcome", outcome)
             ev_obj["outcome"] = _DEFAULT_OUTCOME.get(ev_obj["action"]) or (
                 "failure" if level == "error" or level == "critical" else "unknown")
-        notes = take_notes()
-        if notes is not None:
-            self._flag(out, notes)
+        if _notes.items:
+            self._flag(out, take_notes())
         return out
 
     def _replace(self, out: dict, k: Any, v: Any, e: Exception) -> None:

@@ -342,12 +342,16 @@ def clean_text(s: str, limit: int, mask: bool = True) -> str:
 
 
 # --- flags for values that had to be replaced ---------------------------------------------
-_notes = threading.local()
+class _Notes(threading.local):
+    items: list | None = None  # a class default: reading it costs no call on the hot path
+
+
+_notes = _Notes()
 
 
 def note(reason: str) -> None:
     """Record that a value of the event being built was replaced (read by the renderer)."""
-    lst = getattr(_notes, "items", None)
+    lst = _notes.items
     if lst is None:
         lst = _notes.items = []
     if len(lst) < 20:
@@ -355,7 +359,7 @@ def note(reason: str) -> None:
 
 
 def take_notes() -> list[str] | None:
-    lst = getattr(_notes, "items", None)
+    lst = _notes.items
     if lst:
         _notes.items = None
         return lst
