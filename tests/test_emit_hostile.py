@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import logkit
-from logkit.emit import Renderer, flatten, sanitize
+from logkit.emit import Renderer, flatten, render, sanitize
 from logkit.validate import check_event, validate_file
 
 from emit_support import configure, read_events
@@ -107,6 +107,7 @@ def scanned(monkeypatch):
         return real(s)
 
     monkeypatch.setattr(sanitize, "mask_text", counting)
+    monkeypatch.setattr(render, "mask_text", counting)  # the renderer's own reference (message, call-site shapes)
     sanitize._cache.clear()
     return seen
 
