@@ -258,3 +258,17 @@ def test_fresh_url_credentials_do_not_survive(user, pw, seps, scheme, host):
     msg = orjson.loads(Renderer("p").render(f"connecting to {scheme}{user}:{password}@{host}/x", "info", "l", 0.0))["message"]
     for p in pw:
         assert p not in msg, msg
+
+
+@settings(max_examples=150, deadline=None)
+@given(s=secret, word=words, case=cases, kind=st.sampled_from(["dict", "proxy", "requests", "nested-list"]))
+def test_fresh_secrets_in_any_mapping_are_masked_by_key(s, word, case, kind):
+    from requests.structures import CaseInsensitiveDict
+
+    key = _spell("x-" if case == "title" else "", word, "", case)
+    inner = {key: s, "accept": "text/html"}
+    v = {"dict": inner, "proxy": types.MappingProxyType(inner), "requests": CaseInsensitiveDict(inner),
+         "nested-list": [{"headers": CaseInsensitiveDict(inner)}]}[kind]
+    ev = orjson.loads(Renderer("p").render("m", "info", "l", 0.0, {"ctx": v}))
+    assert s not in json.dumps(ev)
+    assert "text/html" in json.dumps(ev)  # walked, not replaced wholesale
