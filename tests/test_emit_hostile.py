@@ -157,3 +157,19 @@ def test_any_hostile_value_keeps_the_rest_of_the_event(bad, msg):
     assert ev["url"]["domain"] == "kept.example"
     assert check_event(ev)[0] == []
     assert len(line) <= r.max_line_bytes
+
+
+fragments = st.lists(st.sampled_from(["-eyJ", "eyJ", "x:y@", "://", "password=", "token ", "@", ":", "=", "'", '"',
+                                      "ghp_", "xoxb-", "AKIA", "Bearer ", "Cookie: ", "-----BEGIN RSA PRIVATE KEY-----",
+                                      "sk", "s.", "A", "\\", "?", "&key=", "%", "é", "İ"]), min_size=1, max_size=6)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parts=fragments, extra=st.text(max_size=20))
+def test_no_scan_of_any_repetition_sees_more_than_the_limit(scanned, parts, extra):
+    scanned.clear()
+    sanitize._cache.clear()
+    v = ("".join(parts) + extra) * (3 * LIMIT // max(1, len("".join(parts) + extra)) + 1)
+    Renderer("w", max_length=LIMIT).render(v, "info", "l", 0.0, {"extra.v": v})
+    assert max(scanned) <= LIMIT + 256
+    assert sum(scanned) <= 3 * (LIMIT + 256)

@@ -141,6 +141,8 @@ class _Finder:
         self.anycase = re.compile("(?i)" + pattern)  # when lower() changes the length (e.g. "İ")
 
     def positions(self, s: str, ls: str):
+        if len(ls) != len(s):  # "İ" is the one character whose lower case is two: keep positions aligned
+            ls = s.replace("\u0130", "i").lower()
         if len(ls) == len(s):
             return (m.start() for m in self.lower.finditer(ls))
         return (m.start() for m in self.anycase.finditer(s))
