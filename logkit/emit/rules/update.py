@@ -10,8 +10,13 @@ two agree.
 from __future__ import annotations
 
 import json
-import tomllib
+import sys
 from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the test extra installs tomli there
+    import tomli as tomllib
 
 HERE = Path(__file__).parent
 #: Rules logkit leaves out, and why:
