@@ -178,6 +178,8 @@ _FIELDS: list[Field] = [
     _c("logkit.ship.failed", "long", "Events sent to the dead-letter file since the last progress event."),
     _c("logkit.ship.lag", "long", "Bytes written to the inputs but not yet shipped.", unit="bytes"),
     _c("logkit.dropped", "long", "Events dropped because the non-blocking queue was full."),
+    _c("logkit.replaced", "keyword", "Notes on values the emitter had to replace or cut to keep the event "
+       "(an unrenderable object, an integer out of range, a line over the size limit); a list."),
     _c("extra", "flattened", "Keys the application added that the schema does not name."),
 ]
 

@@ -24,6 +24,9 @@ _DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:?\d\
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _MAJOR = schema.SCHEMA_VERSION.split(".")[0]
 MAX_LINE_BYTES = 1 << 20
+_I64 = 2**63
+#: Keyword fields whose value may be a list of strings.
+_LISTS = frozenset({"tags", "logkit.replaced"})
 MAX_PROBLEMS_KEPT = 20
 
 _JSON_TYPES = {
@@ -69,11 +72,15 @@ def check_value(name: str, value: Any) -> str | None:
     f = schema.FIELDS.get(name)
     if f is None or value is None:
         return None
-    if name == "tags" and isinstance(value, list):
-        return None if all(isinstance(t, str) for t in value) else "tags must be strings"
+    if name in _LISTS and isinstance(value, list):
+        return None if all(isinstance(t, str) for t in value) else f"{name} must be strings"
     want = _JSON_TYPES.get(f.type)
     if want is not None and (not isinstance(value, want) or (want is int and isinstance(value, bool))):
         return f"{name} should be {f.type}, got {type(value).__name__}"
+    if f.type == "long" and not -_I64 <= value < _I64:
+        return f"{name} is outside the 64-bit long range Elasticsearch accepts"
+    if f.type in ("double", "float") and isinstance(value, int) and not -_I64 <= value < _I64:
+        return f"{name} is an integer outside the 64-bit range (write it as a float)"
     if f.type == "date" and not (_TS if name == "@timestamp" else _DATE).match(value):
         return f"{name} is not an RFC 3339 timestamp: {value[:40]!r}"
     if f.type == "ip":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import logging
 
 import orjson
@@ -135,3 +136,33 @@ def test_terminal_output_escapes_log_content(tmp_path):
     f.write_bytes(b'{"x": 1}\n')
     r = CliRunner().invoke(main, ["validate", str(f)])
     assert "\x1b[31m" not in r.output
+
+
+def test_integers_elasticsearch_would_refuse_are_errors(tmp_path):
+    lines = good_lines(tmp_path)
+    out = []
+    for value in (2**63 - 1, 2**63, -(2**63) - 1, 10**25):
+        ev = orjson.loads(lines[0])
+        ev["http"]["response"]["status_code"] = value
+        out.append(json.dumps(ev).encode())  # orjson refuses them; other writers do not
+    ev = orjson.loads(lines[0])
+    ev["logkit"]["replaced"] = ["extra.x: MagicMock value replaced"]  # the emitter's flag list is valid
+    out.append(orjson.dumps(ev))
+    f = tmp_path / "ints.log"
+    f.write_bytes(b"\n".join(out) + b"\n")
+    res = validate_file(str(f))
+    assert (res.valid, res.invalid) == (2, 3), res.problems
+    assert {p.line for p in res.problems} == {2, 3, 4}
+    # orjson reads integers past 64 bits as floats: those fail as "should be long"
+    assert all("64-bit long range" in p.reason or "should be long, got float" in p.reason for p in res.problems)
+
+
+def test_the_emitters_longest_line_is_accepted(tmp_path):
+    f = tmp_path / "big.log"
+    configure(f)
+    logkit.get_logger("big").info("many", items=["y" * 16_000] * 2_000, more={str(i): "z" * 16_000 for i in range(500)})
+    for h in logging.getLogger().handlers:
+        h.flush()
+    assert len(f.read_bytes()) <= 512 * 1024 + 1
+    res = validate_file(str(f))
+    assert (res.valid, res.invalid) == (1, 0), res.problems

@@ -34,8 +34,23 @@ def speed_up_records(keep_origin: bool = False) -> None:
     logging.logMultiprocessing = False
     if hasattr(logging, "logAsyncioTasks"):
         logging.logAsyncioTasks = False
-    if not keep_origin:
-        logging._srcfile = None
+    if not keep_origin and logging.Logger.findCaller is not _fast_find_caller:
+        # Not ``logging._srcfile = None``: that also drops ``stack_info=True``, which the
+        # stdlib computes inside findCaller. This skips the caller's frame walk but still
+        # walks the stack when one is asked for.
+        global _stdlib_find_caller
+        _stdlib_find_caller = logging.Logger.findCaller
+        logging.Logger.findCaller = _fast_find_caller
+
+
+_stdlib_find_caller = logging.Logger.findCaller
+_NO_CALLER = ("(unknown file)", 0, "(unknown function)", None)
+
+
+def _fast_find_caller(self, stack_info=False, stacklevel=1):
+    if not stack_info:
+        return _NO_CALLER
+    return _stdlib_find_caller(self, stack_info, stacklevel + 1)
 
 
 class JSONFormatter(logging.Formatter):
@@ -87,7 +102,10 @@ class JSONFormatter(logging.Formatter):
         out = r.build(message, _LEVEL_NAMES.get(record.levelno) or level_name(record.levelno), record.name,
                       record.created, fields, exc, origin)
         if record.stack_info and not (type(out.get("error")) is dict and "stack_trace" in out["error"]):
-            r._put(out, "error.stack_trace", record.stack_info)
+            try:
+                r._put(out, "error.stack_trace", record.stack_info)
+            except Exception as e:
+                r._replace(out, "error.stack_trace", record.stack_info, e)
         return out
 
     def format_fields(self, levelno: int, message: Any, logger: str, created: float,
@@ -100,8 +118,7 @@ class JSONFormatter(logging.Formatter):
                 return self._console(flatten(out))
             return self.renderer.dumps(out).decode()
         except Exception as e:
-            return self.renderer.dumps({"@timestamp": None, "log.level": "error",
-                                        "message": f"[logkit formatter failed: {type(e).__name__}: {e}]"}).decode()
+            return self._failed(e, levelno, logger)
 
     def event(self, record: logging.LogRecord) -> dict[str, Any]:
         """The flat event (dotted names) for a record."""
@@ -114,8 +131,15 @@ class JSONFormatter(logging.Formatter):
                 return self._console(flatten(out))
             return self.renderer.dumps(out).decode()
         except Exception as e:  # never into the application
-            return self.renderer.dumps({"@timestamp": None, "log.level": "error",
-                                        "message": f"[logkit formatter failed: {type(e).__name__}: {e}]"}).decode()
+            return self._failed(e, record.levelno, record.name)
+
+    def _failed(self, e: Exception, levelno: Any, logger: Any) -> str:
+        try:
+            level = _LEVEL_NAMES.get(levelno) or level_name(levelno)
+        except Exception:
+            level = "error"
+        return self.renderer.fallback_line(f"[logkit formatter failed: {type(e).__name__}]", level,
+                                           {"log": {"logger": logger if type(logger) is str else "logkit"}}).decode()
 
 
 def _safe_repr(v: Any) -> str:

@@ -8,6 +8,7 @@ what went wrong.
 """
 from __future__ import annotations
 
+import datetime as _dt
 import ipaddress
 import os
 import re
@@ -23,7 +24,7 @@ from .. import schema
 from .context import _context
 from .ids import uuid7
 from . import sanitize as _san
-from .sanitize import MASK, Sanitizer, mask_text, truncate
+from .sanitize import MASK, Sanitizer, _notes, clean_text, mask_text, note, safe_int, take_notes, truncate
 
 _LEVELS = {
     "debug": "debug", "info": "info", "warning": "warning", "warn": "warning", "error": "error",
@@ -113,7 +114,8 @@ class Renderer:
                  environment: str | None = None, dataset: str | None = None,
                  version: str | None = None, mask: bool = True,
                  secret_keys: tuple[str, ...] | None = None, extra_secret_keys: tuple[str, ...] = (),
-                 max_length: int = 16_384, max_stack_trace: int = 65_536, include_origin: bool = False):
+                 max_length: int = 16_384, max_stack_trace: int = 65_536, include_origin: bool = False,
+                 max_line_bytes: int = 512 * 1024):
         if service_type not in schema.SERVICE_TYPES:
             raise ValueError(f"service_type must be one of {schema.SERVICE_TYPES}, not {service_type!r}")
         service = service or os.environ.get("LOGKIT_SERVICE") or os.environ.get("OTEL_SERVICE_NAME") \
@@ -131,6 +133,8 @@ class Renderer:
                                    secret_keys=keys + tuple(extra_secret_keys))
         self.mask = mask
         self.max_length = max_length
+        #: Longest line written (below ``logkit validate``'s 1 MiB): past it, values are cut.
+        self.max_line_bytes = max_line_bytes
         self.include_origin = include_origin
         self._plans: dict[Any, tuple] = {}
         self._shapes: dict[tuple, Any] = {}
@@ -193,8 +197,8 @@ class Renderer:
             if v is None:
                 if ".".join(path) in _CORE:
                     return
-            elif es_type == "date" and hasattr(v, "isoformat"):
-                v = v.isoformat()
+            elif es_type == "date" and isinstance(v, (_dt.date, _dt.time)):
+                v = v.isoformat()  # a tzinfo that raises is caught by build(): the value is replaced
             elif str in accept and es_type != "date" and type(v) not in (dict, list, tuple, set, frozenset, bytes):
                 v = self.sanitizer.value(v)
                 v = v if type(v) is str else _safe_message(v)
@@ -209,19 +213,30 @@ class Renderer:
                 kind, path = _TEXT, ("extra", *path)
         elif es_type == "date" and type(v) is str and kind is not _SECRET and not _RFC3339.match(v):
             kind, path = _TEXT, ("extra", *path)
+        elif type(v) is int and accept is not None and not -_I64 <= v < _I64 and kind is not _SECRET:
+            # Elasticsearch refuses a long outside 64 bits, and the whole event with it
+            note(f"{'.'.join(path)}: integer out of the long range moved to extra")
+            if es_type in ("double", "float"):
+                try:
+                    v = float(v)
+                except OverflowError:
+                    kind, path = _TEXT, ("extra", *path)
+            else:
+                kind, path = _TEXT, ("extra", *path)
         if kind is _SECRET:
             v = MASK
         else:
             t = type(v)
             if t is str:
-                if kind is _TEXT and self.mask:
-                    v = mask_text(v)
-                if len(v) > self.max_length:
-                    v = truncate(v, self.sanitizer.max_stack_trace if path == _STACK else self.max_length)
+                limit = self.sanitizer.max_stack_trace if path == _STACK else self.max_length
+                if kind is _TEXT:
+                    v = clean_text(v, limit, self.mask)
+                elif len(v) > limit:
+                    v = truncate(v, limit)
             elif t is not int and t is not float and t is not bool and v is not None:
                 v = self.sanitizer.value(v)
             elif t is int and not -(2**63) <= v < 2**64:
-                v = str(v)
+                v = safe_int(v)
         node = out
         for part in path[:-1]:
             nxt = node.get(part)
@@ -315,10 +330,10 @@ class Renderer:
         """The nested event, sanitised, in ecs-logging order."""
         global _ts_cache
         msg = message if type(message) is str else _safe_message(message)
-        if self.mask:
+        if len(msg) > self.max_length or not self.mask:
+            msg = clean_text(msg, self.max_length, self.mask)
+        else:
             msg = mask_text(msg)
-        if len(msg) > self.max_length:
-            msg = truncate(msg, self.max_length)
         ms = int(created * 1000)
         sec, frac = divmod(ms, 1000)
         cached_sec, prefix = _ts_cache  # format_timestamp(), inlined: this is the hot path
@@ -338,7 +353,10 @@ class Renderer:
         ctx = _context.get()
         if ctx:
             for k, v in ctx.items():
-                self._put(out, k, v)
+                try:
+                    self._put(out, k, v)
+                except Exception as e:
+                    self._replace(out, k, v, e)
         if fields:
             keys = tuple(fields)
             shape = self._shapes.get(keys, _MISS)
@@ -377,12 +395,18 @@ class Renderer:
                         else:
                             node[plan[3]] = v
                             continue
-                self._put(out, k, v)
+                try:
+                    self._put(out, k, v)
+                except Exception as e:  # one bad value must not lose the event
+                    self._replace(out, k, v, e)
         if exc is not None:
             err = out.get("error")
             for k, v in exception_fields(exc).items():
                 if not (type(err) is dict and k[6:] in err):
-                    self._put(out, k, v)
+                    try:
+                        self._put(out, k, v)
+                    except Exception as e:
+                        self._replace(out, k, v, e)
         if "opentelemetry.trace" in sys.modules:
             otel = _otel_ids()
             if otel is not None:  # an active span's ids win: logs then join traces
@@ -400,7 +424,25 @@ class Renderer:
                 self._put(out, "extra.event.outcome", outcome)
             ev_obj["outcome"] = _DEFAULT_OUTCOME.get(ev_obj["action"]) or (
                 "failure" if level == "error" or level == "critical" else "unknown")
+        if _notes.items:
+            self._flag(out, take_notes())
         return out
+
+    def _replace(self, out: dict, k: Any, v: Any, e: Exception) -> None:
+        """Put a placeholder where a value could not be rendered, and say so."""
+        name = k if type(k) is str else _safe_message(k)
+        try:
+            note(f"{name[:100]}: {type(v).__name__} value replaced ({type(e).__name__})")
+            self._put(out, "extra." + name[:200], f"[unloggable {type(v).__name__}]")
+        except Exception:
+            pass
+
+    @staticmethod
+    def _flag(out: dict, notes: list[str]) -> None:
+        lk = out.get("logkit")
+        lk = out["logkit"] = dict(lk) if type(lk) is dict else {}
+        prev = lk.get("replaced")
+        lk["replaced"] = (prev if type(prev) is list else []) + notes
 
     def event(self, *args, **kwargs) -> dict[str, Any]:
         """The flat event (dotted names), as readers see it."""
@@ -408,20 +450,66 @@ class Renderer:
 
     # --- the line --------------------------------------------------------------------------
     def dumps(self, out: Mapping[str, Any]) -> bytes:
-        """The JSON line (without newline). Falls back rather than raise."""
+        """The JSON line (without newline), at most ``max_line_bytes``. Falls back rather than raise:
+        a value JSON cannot carry (a lone surrogate, an object) is replaced and flagged in
+        ``logkit.replaced``, and the rest of the event is kept."""
         try:
-            return orjson.dumps(out)
-        except Exception as e:  # e.g. a value orjson refuses after a hostile __str__
+            line = orjson.dumps(out)
+        except Exception as e:
             try:
-                return orjson.dumps(self.sanitizer.value(dict(out)))
+                notes: list[str] = []
+                fixed = _repair(out, "", notes, 0)
+                self._flag(fixed, notes or [f"value replaced ({type(e).__name__})"])
+                line = orjson.dumps(fixed)
+                out = fixed
+            except Exception as e2:
+                return self.fallback_line(f"[logkit could not render this event: {type(e2).__name__}]",
+                                          out.get("log.level"), out)
+        if len(line) > self.max_line_bytes:
+            line = self._shrink(out, len(line))
+        return line
+
+    def _shrink(self, out: Mapping[str, Any], size: int) -> bytes:
+        """Cut the event's long values until its line fits, with visible markers."""
+        limit, items = self.max_length, 256
+        while limit >= 64:
+            limit //= 4
+            items = max(4, items // 4)
+            cut = _cut(out, limit, items, 0)
+            self._flag(cut, [f"line of {size} bytes over the {self.max_line_bytes} limit: values cut to {limit} chars"])
+            try:
+                line = orjson.dumps(cut)
             except Exception:
-                return orjson.dumps({
-                    "@timestamp": out.get("@timestamp") or format_timestamp(time.time()),
-                    "log.level": out.get("log.level", "error"),
-                    "message": f"[logkit could not render this event: {type(e).__name__}]",
-                    "ecs.version": schema.ECS_VERSION,
-                    "event": {"id": uuid7(), "action": "log", "outcome": "unknown"},
-                })
+                break
+            if len(line) <= self.max_line_bytes:
+                return line
+        return self.fallback_line(f"[logkit: event of {size} bytes dropped its fields: over the line limit] "
+                                  + truncate(str(out.get("message", "")), 1024), out.get("log.level"), out)
+
+    def fallback_line(self, message: str, level: Any = None, out: Mapping[str, Any] | None = None) -> bytes:
+        """A minimal event that still passes ``logkit validate`` (every core field present)."""
+        out = out or {}
+        ts = out.get("@timestamp")
+        ev = out.get("event") if isinstance(out.get("event"), dict) else {}
+        eid = ev.get("id")
+        lg = out.get("log") if isinstance(out.get("log"), dict) else {}
+        line = {
+            "@timestamp": ts if type(ts) is str and _RFC3339.match(ts) else format_timestamp(time.time()),
+            "log.level": level if level in schema.LEVELS else "error",
+            "message": _repair_str(message),
+            "ecs.version": schema.ECS_VERSION,
+            **self._static,
+            "event": {"id": eid if type(eid) is str and len(eid) == 36 else uuid7(), "action": "log",
+                      "dataset": self.dataset, "outcome": "unknown"},
+            "process": {"pid": _pid},
+            "log": {"logger": _repair_str(lg.get("logger")) if type(lg.get("logger")) is str else "logkit"},
+        }
+        try:
+            return orjson.dumps(line)
+        except Exception:
+            line["message"] = "[logkit could not render this event]"
+            line["log"] = {"logger": "logkit"}
+            return orjson.dumps(line)
 
     def render(self, *args, **kwargs) -> bytes:
         return self.dumps(self.build(*args, **kwargs))
@@ -502,6 +590,62 @@ def flatten(obj: Mapping[str, Any], prefix: str = "", out: dict | None = None,
         else:
             out[name] = v
     return out
+
+
+def _repair_str(s: str) -> str:
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:  # lone surrogates: shown as \udXXX text
+        return s.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _repair(v: Any, path: str, notes: list[str], depth: int) -> Any:
+    """A copy of rendered data that JSON can carry, noting each replacement."""
+    t = type(v)
+    if t is str:
+        r = _repair_str(v)
+        if r is not v:
+            notes.append(f"{path or 'value'}: lone surrogate escaped")
+        return r
+    if t is dict:
+        if depth > 40:
+            return "[max depth]"
+        return {_repair(k, path, notes, depth + 1) if type(k) is str else _safe_message(k):
+                _repair(x, f"{path}.{k}" if path else str(k), notes, depth + 1) for k, x in v.items()}
+    if t is list or t is tuple:
+        return [_repair(x, path, notes, depth + 1) for x in v]
+    if t is int:
+        if -(2**63) <= v < 2**64:
+            return v
+        notes.append(f"{path}: integer too large for JSON")
+        return safe_int(v) if abs(v).bit_length() < 14000 else f"[int of {v.bit_length()} bits]"
+    if t is float or t is bool or v is None:
+        return v
+    notes.append(f"{path}: {t.__name__} value replaced")
+    return f"[unloggable {t.__name__}]"
+
+
+def _cut(v: Any, limit: int, items: int, depth: int) -> Any:
+    t = type(v)
+    if t is str:
+        return truncate(v, limit)
+    if t is dict:
+        if depth == 0:  # the line's own fields stay whole
+            return {k: (x if k in _TOP_DOTTED[:2] or k == "ecs.version" else _cut(x, limit, items, 1)) for k, x in v.items()}
+        out = {}
+        for i, (k, x) in enumerate(v.items()):
+            if i >= items * 4:
+                out["…"] = f"[{len(v) - i} more keys cut: line size limit]"
+                break
+            out[truncate(k, 256)] = _cut(x, limit, items, depth + 1)
+        return out
+    if t is list:
+        out = [_cut(x, limit, items, depth + 1) for x in v[:items]]
+        if len(v) > items:
+            out.append(f"…[{len(v) - items} more items cut: line size limit]")
+        return out
+    return v
 
 
 def _safe_message(m: Any) -> str:
