@@ -89,6 +89,13 @@ def _group_text(labels: dict, skip=("alertname", "severity", "team")) -> str:
     return " ".join(f"{k}={v}" for k, v in labels.items() if k not in skip)
 
 
+def alert_line(a) -> str:
+    """One alert as people read it: its group and the rule's summary annotation (what the pack
+    writes for humans), else the raw condition (the raw ratios stay in --format json and explain)."""
+    summary = (a.annotations or {}).get("summary")
+    return f"{a.status.upper():8} {a.rule}  {_group_text(a.labels)}  {summary or a.reason}  (since {a.active_at})"
+
+
 def _print_run(res, fmt: str, out=None) -> None:
     from ..analyze.escape import terminal
     out = out or sys.stdout
@@ -100,8 +107,7 @@ def _print_run(res, fmt: str, out=None) -> None:
         out.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
         return
     for a in res.firing + res.pending:
-        line = f"{a.status.upper():8} {a.rule}  {_group_text(a.labels)}  {a.reason}  (since {a.active_at})"
-        out.write(terminal(line) + "\n")
+        out.write(terminal(alert_line(a)) + "\n")
     if not res.firing and not res.pending:
         out.write(f"no alert firing at {res.now.isoformat()}\n")
 
