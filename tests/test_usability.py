@@ -338,3 +338,27 @@ def test_alert_text_output_prints_the_summary(tmp_path):
     assert "service=workers" in line
     assert "workers: only 1 distinct worker(s) ran tasks in 30m (want at least 2)" in line
     assert "< min" not in line
+
+
+# --- ship --once against a closed port --------------------------------------------------------
+def test_ship_once_against_a_closed_port_is_short_and_says_the_cause_once(tmp_path):
+    import socket
+    import subprocess
+    import sys
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now: connection refused
+    log = tmp_path / "a.ndjson"
+    log.write_text('{"@timestamp":"2026-11-24T10:00:00.000Z","log.level":"info","message":"x"}\n')
+    p = subprocess.run([sys.executable, "-m", "logkit", "ship", str(log), "--es", f"http://127.0.0.1:{port}",
+                        "--index", "x", "--registry", str(tmp_path / "r.json"), "--dead-letter",
+                        str(tmp_path / "dl.ndjson"), "--once", "--connect-timeout", "2"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2, p.stderr
+    lines = p.stderr.splitlines()
+    assert lines[-1].startswith("logkit ship: Elasticsearch did not answer within 2s") and "gave up" in lines[-1]
+    attempts = int(re.search(r"\((\d+) attempt", lines[-1]).group(1))
+    assert len(lines) <= attempts + 1  # one line per retry at most, then the error
+    assert p.stderr.count("Connection refused") == 1
+    assert "stack_trace" not in p.stderr and "Traceback" not in p.stderr

@@ -60,7 +60,7 @@ class _Size(click.ParamType):
               "when its file was rotated away, or at exit.")
 @click.option("--progress-interval", type=click.FloatRange(0), default=30.0, show_default=True,
               help="Seconds between ship.progress events (0: only at exit).")
-@click.option("--connect-timeout", type=click.FloatRange(0), default=30.0, show_default=True,
+@click.option("--connect-timeout", type=click.FloatRange(0), default=10.0, show_default=True,
               help="With --once: give up (exit 2) when the cluster does not answer in this time.")
 @click.option("--shutdown-timeout", type=click.FloatRange(0), default=30.0, show_default=True,
               help="On SIGTERM/SIGINT, seconds to wait for batches in flight.")
@@ -92,8 +92,10 @@ def ship(files, use_stdin, es_url, index, data_stream, registry, dead_letter, ba
 
     logging.config.dictConfig(logging_config("logkit-ship", "script", stream="stderr", filename=log_file,
                                              level=log_level.upper(),
-                                             loggers={"elastic_transport": "WARNING",
-                                                      "elasticsearch": "WARNING"}))
+                                             # the transport's own retry warnings carry a stack
+                                             # trace each; the shipper says what matters once
+                                             loggers={"elastic_transport": "ERROR",
+                                                      "elasticsearch": "ERROR"}))
     exclude = [log_file] if log_file else []
     try:
         result = ship_files(files, es=es_url, index=index, data_stream=data_stream, registry=registry,
