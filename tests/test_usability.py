@@ -362,3 +362,47 @@ def test_ship_once_against_a_closed_port_is_short_and_says_the_cause_once(tmp_pa
     assert len(lines) <= attempts + 1  # one line per retry at most, then the error
     assert p.stderr.count("Connection refused") == 1
     assert "stack_trace" not in p.stderr and "Traceback" not in p.stderr
+
+
+# --- every command's options: bad values end in a message, never a traceback -----------------
+def _commands():
+    import click as _click
+    ctx = _click.Context(main)
+    out = []
+
+    def walk(cmd, path):
+        if isinstance(cmd, _click.Group):
+            for n in cmd.list_commands(ctx):
+                walk(cmd.get_command(ctx, n), path + [n])
+        else:
+            out.append((path, cmd))
+    walk(main, [])
+    return out
+
+
+def _bad_values(opt):
+    import click as _click
+    t = opt.type
+    if isinstance(t, (_click.types.IntParamType, _click.types.FloatParamType)):
+        yield "not-a-number"
+        if isinstance(t, (_click.IntRange, _click.FloatRange)) and t.min is not None:
+            yield str(t.min - 1)
+    elif isinstance(t, _click.Choice):
+        yield "no-such-choice"
+    elif isinstance(t, _click.Path) and not t.exists and t.file_okay and not t.dir_okay:
+        yield "/nonexistent/dir/x.out"  # an output file in a missing directory
+
+
+def test_every_option_rejects_bad_values_without_a_traceback():
+    checked = 0
+    for path, cmd in _commands():
+        for opt in cmd.params:
+            if not isinstance(opt, __import__("click").Option) or opt.is_flag or opt.count:
+                continue
+            for bad in _bad_values(opt):
+                r = CliRunner().invoke(main, path + [opt.opts[0], bad], input="")
+                checked += 1
+                assert r.exception is None or isinstance(r.exception, SystemExit), (path, opt.opts, bad, r.output)
+                assert r.exit_code == 2, (path, opt.opts, bad, r.exit_code, r.output)
+                assert "Traceback" not in r.output
+    assert checked > 40

@@ -188,7 +188,7 @@ def check(rules, inputs, db, routes, now, state, no_deliver, fmt):
 @click.option("--interval", default="1m", show_default=True, help="Time between evaluations (30s, 1m, 5m).")
 @click.option("--now", help="Evaluation time of each run (default: the clock; 'latest': just after the last event).")
 @click.option("--state", help=_STATE_HELP)
-@click.option("--max-iterations", type=int, default=0,
+@click.option("--max-iterations", type=click.IntRange(min=0), default=0,
               help="Stop after this many evaluations (0: until SIGINT/SIGTERM).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def watch(rules, inputs, db, routes, interval, now, state, max_iterations, fmt):
