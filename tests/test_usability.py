@@ -406,3 +406,16 @@ def test_every_option_rejects_bad_values_without_a_traceback():
                 assert r.exit_code == 2, (path, opt.opts, bad, r.exit_code, r.output)
                 assert "Traceback" not in r.output
     assert checked > 40
+
+
+def test_progress_moves_within_one_big_file(tmp_path):
+    from logkit.analyze.store import Store
+    p = tmp_path / "big.ndjson"
+    with open(p, "w") as f:
+        for i in range(300_000):
+            f.write('{"@timestamp":"2026-11-24T10:00:00.000Z","log.level":"info","message":"m%d",'
+                    '"event":{"action":"page.fetched"},"url":{"domain":"d%d.example"}}\n' % (i, i % 50))
+    with Store(None) as st:
+        st.load([str(p)], progress=True)
+        assert st.event_count == 300_000
+        assert 0 < st.progress_within_file < 1  # the bar moved before the file was done
