@@ -58,3 +58,15 @@ def test_new_sections_equal_on_duckdb_and_elasticsearch(loaded, es_client, kw):
                 assert _same(gr[col], rv), (name, col, gr[col], rv)
         some += len(r.rows)
     assert some  # every case has rows to compare
+
+
+@pytest.mark.es
+def test_empty_window_message_on_the_cluster(loaded, es_url):
+    from click.testing import CliRunner
+
+    from logkit.cli import main
+    _, pattern = loaded
+    r = CliRunner().invoke(main, ["analyze", "--es", es_url, "--index", pattern, "--since", "2026-11-25T00:00:00Z",
+                                  "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert "none in the window" in r.output and "the data covers 2026-11-24T10:00:00Z to " in r.output

@@ -475,6 +475,9 @@ def analyze_es(client, index: str, *, since: str | datetime | None = None, until
     cols, rows = _summary(es, flt)
     meta, end, interval, prev_since = window(flt, dict(zip(cols, rows[0])), by=by, top=top, now=now,
                                              store=f"elasticsearch:{index}", events=total)
+    if rows[0][0] == 0:  # an empty window: what the data covers (report.empty_window_message)
+        whole = _summary(es, Q.Filters())[1][0]
+        meta["data_first"], meta["data_last"] = whole[1], whole[2]
     rep = Report(meta)
     for name in SECTIONS:
         if name not in wanted:

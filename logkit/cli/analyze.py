@@ -93,6 +93,13 @@ def _analyze_es(inputs, db, es_url, index, since, until, service, domain, by, to
         fail(f"cannot report on {redact_url(es_url)}: {type(e).__name__}: {e}")
     finally:
         client.close()
+    from ..analyze.report import empty_window_message
+    empty = empty_window_message(report.meta)
+    m = report.meta
+    if empty and m.get("since") and m.get("until") and m["since"] >= m["until"]:
+        fail(empty)
     with open_output(output) as out:
         render(report, fmt, out, section=section)
+    if empty:
+        click.echo(f"logkit analyze: {empty}", err=True)
     sys.exit(0)
