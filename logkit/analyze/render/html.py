@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from datetime import datetime
 from typing import Sequence
 
 from .. import escape
@@ -41,6 +42,7 @@ th{background:#eef2f6;position:sticky;top:0;overflow-wrap:normal;word-break:keep
 .swatch{display:inline-block;width:12px;height:12px;vertical-align:-2px;margin-right:4px;border:1px solid #e4c89a}
 .swatch.stale{background:#fff4e5}
 td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.t{white-space:nowrap}
 tr.stale td{background:#fff4e5}
 .none{color:#9aa5b1;font-style:italic}
 .warn{background:#fff4e5;border-left:4px solid #edae49;padding:8px 12px;margin:8px 0}
@@ -63,7 +65,9 @@ def _table(columns: Sequence[str], rows: Sequence[tuple], *, row_class=None) -> 
     body = []
     for r in rows:
         cls = row_class(r) if row_class else ""
-        cells = "".join(f'<td class="n">{esc(human(c, v))}</td>' if num[i] else f"<td>{esc(human(c, v))}</td>"
+        cells = "".join(f'<td class="n">{esc(human(c, v))}</td>' if num[i] else
+                        f'<td class="t">{esc(human(c, v))}</td>' if isinstance(v, datetime) else
+                        f"<td>{esc(human(c, v))}</td>"
                         for i, (c, v) in enumerate(zip(columns, r)))
         body.append(f'<tr class="{cls}">{cells}</tr>' if cls else f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
