@@ -58,7 +58,8 @@ def test_check_exit_codes(files, tmp_path):
     assert r.exit_code == 1
     lines = r.stdout.splitlines()
     assert lines[0].startswith("FIRING   Crit  service=web  1 critical event(s) in 15m")
-    assert lines[1].startswith("FIRING   DomainErrors  domain=a.example  error_rate 0.6667 > 0.5  (since 2026-11-24T06:35")
+    # the rule's summary annotation, not the raw ratio (issue 15)
+    assert lines[1].startswith("FIRING   DomainErrors  domain=a.example  a.example: 67% failed  (since 2026-11-24T06:35")
     # pending only (for: not yet reached): exit 0
     r = _invoke("check", rules, logs, "--now", "2026-11-24T06:32:00Z")
     assert r.exit_code == 0 and r.stdout.startswith("PENDING  DomainErrors")

@@ -91,3 +91,52 @@ def test_charts_accept_events_without_a_domain(tmp_path):
     render(analyze([str(f)]), "html", out)
     html = out.getvalue()
     assert "(no domain)" in html and "a.example" in html
+
+
+_WORDS_FIT = """
+() => {
+  const ctx = document.createElement('canvas').getContext('2d');
+  const bad = [];
+  for (const el of document.querySelectorAll('th, td')) {
+    const cs = getComputedStyle(el);
+    ctx.font = `${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+    const inner = el.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+    for (const w of el.innerText.split(/\\s+/)) {
+      // words of a few dozen characters (URLs, paths) may break; words people read may not
+      if (!w || w.length > 30) continue;
+      const need = ctx.measureText(w).width;
+      if (need > inner + 1) bad.push([el.tagName, w, need, inner]);
+    }
+  }
+  return bad;
+}
+"""
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_report_layout_in_chromium(browser, tmp_path, width):
+    """Issue 15: no header or cell word broken mid-word ('succeede d'), no raw Markdown in the
+    section definitions, the legend for stale rows, and the charts' axes in whole numbers."""
+    from test_usability import _events
+    from logkit.analyze.render.html import render_html
+    rep = analyze([FIX, _events(tmp_path)], by="1h")
+    html_path = tmp_path / "report.html"
+    html_path.write_text(render_html(rep, stale_after=1800))
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(html_path.as_uri())
+    page.wait_for_load_state("load")
+    shot = tmp_path / f"layout-{width}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    assert page.evaluate(_WORDS_FIT) == []
+    headers = page.evaluate("Array.from(document.querySelectorAll('th')).map(t => t.innerText)")
+    assert "succeeded" in headers and "5xx %" in headers and "finish reason" in headers
+    defs = page.evaluate("Array.from(document.querySelectorAll('p.def')).map(p => p.innerText)")
+    assert defs and not [d for d in defs if "**" in d or "`" in d]
+    assert page.locator("p.legend").count() == 1 and "highlighted" in page.inner_text("p.legend")
+    ticks = page.evaluate("Array.from(document.querySelectorAll('svg text.tick')).map(t => t.textContent)")
+    assert ticks and all(t.replace(",", "").isdigit() for t in ticks), ticks
+    sections = page.evaluate("Array.from(document.querySelectorAll('h2')).map(h => h.id)")
+    for s in ("django_routes", "spiders", "page_failures"):
+        assert s in sections
+    page.close()

@@ -382,6 +382,14 @@ def absence(con, rule: Rule, now: datetime) -> list[Sample]:
         if n >= rule.min:
             out.append(Sample(grp, n, False, f"{n} {unit} in {win} >= min {_fmt(rule.min)}", vars_))
             continue
+        if rule.distinct and d.get("prev", 0) < rule.min and n >= d.get("prev", 0) and not (
+                rule.expect and key[0] in rule.expect):
+            # A group that never had `min` distinct values in its lookback (a team running one
+            # worker) has lost nothing: firing on it would never stop.
+            out.append(Sample(grp, n, False, f"{n} {unit} in {win}; only {d.get('prev', 0)} in the "
+                                             f"{format_duration(rule.lookback)} before (never {_fmt(rule.min)})",
+                              vars_))
+            continue
         if rule.activity is not None and d.get("act", 0) < rule.min_activity:
             out.append(Sample(grp, n, False, f"{n} {unit} in {win}, but only {d.get('act', 0)} activity event(s) "
                                              f"< min_activity {_fmt(rule.min_activity)} (not tried)", vars_))

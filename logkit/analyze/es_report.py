@@ -32,7 +32,7 @@ from .report import SECTIONS, Report, Section, _as_tuple, parse_time, window
 
 #: Sections computed with aggregations (the others raise :class:`NotSupportedOnES`).
 SUPPORTED = ("summary", "domains", "captcha_vendors", "proxies", "tasks", "services", "critical_events",
-             "timeline", "failure_patterns", "files", "bad_input")
+             "timeline", "failure_patterns", "files", "bad_input", "page_failures", "spiders", "django_routes")
 
 #: TDigest compression of the percentiles (Elasticsearch's default is 100; more is more exact).
 TDIGEST_COMPRESSION = 200
@@ -259,6 +259,8 @@ def _domains(es: _ES, flt: Q.Filters, *, top, end) -> list[tuple]:
     rows = []
     for b in buckets:
         c = _counts(b)
+        if not (c["requests"] or c["captchas"] or c["blocks"] or c["items_new"] or c["items_updated"]):
+            continue  # a log line that merely names the domain (queries: domains)
         errors = c["download_failed"] + c["status_4xx"] + c["status_5xx"]
         last = _time(b["ok"]["last"]["value"])
         rows.append((b["key"]["d"], c["requests"], c["status_2xx"], c["status_3xx"], c["status_4xx"],
@@ -473,6 +475,9 @@ def analyze_es(client, index: str, *, since: str | datetime | None = None, until
     cols, rows = _summary(es, flt)
     meta, end, interval, prev_since = window(flt, dict(zip(cols, rows[0])), by=by, top=top, now=now,
                                              store=f"elasticsearch:{index}", events=total)
+    if rows[0][0] == 0:  # an empty window: what the data covers (report.empty_window_message)
+        whole = _summary(es, Q.Filters())[1][0]
+        meta["data_first"], meta["data_last"] = whole[1], whole[2]
     rep = Report(meta)
     for name in SECTIONS:
         if name not in wanted:
@@ -497,6 +502,9 @@ def analyze_es(client, index: str, *, since: str | datetime | None = None, until
             r = _timeline(es, flt, interval=interval)
         elif name == "failure_patterns":
             c, r = _failure_patterns(es, flt, top=top, prev_since=prev_since)
+        elif name in ("page_failures", "spiders", "django_routes"):  # es_sections.py
+            from .es_sections import SECTIONS as _EXTRA
+            r = _EXTRA[name](es, flt, top=top)
         elif name in ("files", "bad_input"):
             r = []  # no files are loaded: the events are the cluster's
         else:  # pragma: no cover - a section added to SECTIONS without an Elasticsearch form

@@ -33,7 +33,7 @@ HEAD_BYTES = 4096
 MAX_LINE = 64 * 2**20
 #: How many line numbers are kept per file and reason.
 FIRST_LINES = 5
-_SUFFIXES = (".ndjson", ".jsonl", ".json", ".log", ".gz", ".zst", ".zstd", ".txt")
+_SUFFIXES = (".ndjson", ".jsonl", ".json", ".log", ".gz", ".zst", ".zstd", ".txt", ".csv")
 
 # Reasons, as they appear in the report.
 MALFORMED = "malformed JSON"
@@ -99,7 +99,12 @@ def expand(inputs: list[str] | tuple[str, ...], *, stdin: BinaryIO | None = None
             return
         seen.add(rp)
         try:
-            out.append(Source(p, p, compression_of(p)))
+            comp = compression_of(p)
+            # Kibana CSV reports and pretty-printed _search responses: rewritten as NDJSON
+            # (exports.py), identified by content like stdin.
+            from .exports import convert
+            conv = convert(p, comp, tmpdir)
+            out.append(Source(p, conv, "none", stdin=True) if conv else Source(p, p, comp))
         except OSError as e:
             errors[p] = f"{UNREADABLE}: {e.strerror or e}"
 

@@ -139,7 +139,8 @@ _q("domains", "Per domain",
    `item.scraped` by `scrapy.item.status`; **last_success** = time of the last `page.fetched` with a
    2xx status whose `event.outcome` is not `failure` (a challenge page served with 200 is not fresh
    data); **stale_seconds** = report end − last_success (empty when the domain never succeeded in
-   the window).""",
+   the window). A domain none of whose events is a request, a CAPTCHA, a block or a new/updated
+   item (say a log line that merely mentions it in `url.domain`) has no row.""",
    """WITH d AS (
       SELECT {f[url.domain]} AS domain,""" + _DOMAIN_AGG + """
         count(*) FILTER (WHERE {f[event.action]} = 'item.scraped' AND {f[scrapy.item.status]} = 'new') AS items_new,
@@ -155,7 +156,8 @@ _q("domains", "Per domain",
       proxied_ok / nullif(proxied, 0) AS proxy_success_rate,
       items_new, items_updated, last_success,
       epoch($end) - epoch(last_success) AS stale_seconds
-    FROM d ORDER BY requests DESC, errors DESC, domain LIMIT $top""",
+    FROM d WHERE requests > 0 OR captchas > 0 OR blocks > 0 OR items_new > 0 OR items_updated > 0
+    ORDER BY requests DESC, errors DESC, domain LIMIT $top""",
    "domain requests status_2xx status_3xx status_4xx status_5xx download_failed errors error_rate "
    "captchas captcha_rate blocks proxy_success_rate items_new items_updated last_success stale_seconds",
    "top end")
@@ -212,6 +214,57 @@ _q("tasks", "Per Celery task",
     FROM t ORDER BY attempts DESC, task LIMIT $top""",
    "task attempts succeeded failed retried timeouts revoked success_rate failure_rate retry_rate "
    "timeout_rate runtime_p50 runtime_p95 runtime_p99 queue_wait_p95 workers", "top")
+
+_q("page_failures", "Page failures by status",
+   """`page.fetched` events with an `http.response.status_code` of 400 or more, one row per status
+   code, the most frequent first (`--top`): **pages**, distinct **domains** (and the first three in
+   alphabetical order), the **last_seen** time.""",
+   """SELECT {f[http.response.status_code]} AS status_code, count(*) AS pages,
+        count(DISTINCT {f[url.domain]}) AS domains,
+        list_sort(list(DISTINCT {f[url.domain]}) FILTER (WHERE {f[url.domain]} IS NOT NULL))[1:3] AS some_domains,
+        max({f[@timestamp]}) AS last_seen
+      FROM events WHERE __WHERE__ AND {f[event.action]} = 'page.fetched' AND {f[http.response.status_code]} >= 400
+      GROUP BY ALL ORDER BY pages DESC, status_code LIMIT $top""",
+   "status_code pages domains some_domains last_seen", "top")
+
+#: Scrapy's own stats keys read from `scrapy.stats` of `spider.closed` (the names Scrapy's
+#: StatsCollector uses), as (column, key).
+SPIDER_STATS = (("requests", "downloader/request_count"), ("items", "item_scraped_count"),
+                ("items_dropped", "item_dropped_count"), ("retries", "retry/count"),
+                ("errors", "log_count/ERROR"))
+
+_q("spiders", "Per Scrapy spider",
+   """One row per `scrapy.spider` that closed in the window (`spider.closed` events), the most
+   items first (`--top`): **runs** = `spider.closed` events; **finish_reason** = the
+   `scrapy.finish_reason` of the latest; **requests**, **items**, **items_dropped**, **retries**,
+   **errors** = the sums over the runs of Scrapy's stats `downloader/request_count`,
+   `item_scraped_count`, `item_dropped_count`, `retry/count` and `log_count/ERROR` (from
+   `scrapy.stats`; empty when no run carried the stat); **last_closed** = time of the latest.""",
+   """SELECT {f[scrapy.spider]} AS spider, count(*) AS runs,
+        arg_max({f[scrapy.finish_reason]}, {f[@timestamp]}) AS finish_reason,
+        """ + ",\n        ".join(
+       f"""sum(TRY_CAST(json_extract_string({{f[scrapy.stats]}}, '$."{key}"') AS BIGINT)) AS {c}"""
+       for c, key in SPIDER_STATS) + """,
+        max({f[@timestamp]}) AS last_closed
+      FROM events WHERE __WHERE__ AND {f[event.action]} = 'spider.closed'
+      GROUP BY ALL ORDER BY items DESC NULLS LAST, spider LIMIT $top""",
+   "spider runs finish_reason requests items items_dropped retries errors last_closed", "top")
+
+_q("django_routes", "Per Django route",
+   """One row per `django.route` of `http.request` events (empty for requests that resolved no
+   route, such as most 404s), the busiest first (`--top`): **requests**; **status_4xx**,
+   **status_5xx** by `http.response.status_code`; **server_error_rate** = status_5xx / requests;
+   **duration_p50/p95** = interpolated percentiles (DuckDB `quantile_cont`) of `event.duration`,
+   in seconds.""",
+   """SELECT {f[django.route]} AS route, count(*) AS requests,
+        count(*) FILTER (WHERE {f[http.response.status_code]} BETWEEN 400 AND 499) AS status_4xx,
+        count(*) FILTER (WHERE {f[http.response.status_code]} >= 500) AS status_5xx,
+        count(*) FILTER (WHERE {f[http.response.status_code]} >= 500) / count(*) AS server_error_rate,
+        quantile_cont({f[event.duration]} / 1e9, 0.5) AS duration_p50,
+        quantile_cont({f[event.duration]} / 1e9, 0.95) AS duration_p95
+      FROM events WHERE __WHERE__ AND {f[event.action]} = 'http.request'
+      GROUP BY ALL ORDER BY requests DESC, route NULLS LAST LIMIT $top""",
+   "route requests status_4xx status_5xx server_error_rate duration_p50 duration_p95", "top")
 
 _q("services", "Per service",
    """One row per `service.name`: events, events by `log.level`, and **failures** (outcome

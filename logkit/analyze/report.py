@@ -16,10 +16,27 @@ from . import queries as Q
 from .patterns import failure_patterns
 from .store import LoadResult, NothingToRead, Store
 
+def empty_window_message(meta: dict[str, Any], events_read: int | None = None) -> str | None:
+    """When the window holds no event: how many were read, and the span the data covers (for the
+    CLI's message); None otherwise."""
+    if "data_first" not in meta:
+        return None
+    n = meta.get("events_in_store") if events_read is None else events_read
+
+    def t(v):
+        return v.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(v, datetime) else str(v)
+    since, until = meta.get("since"), meta.get("until")
+    win = f"from {t(since) if since else 'the first event'} to {t(until) if until else 'the last'}"
+    flt = "".join(f"; {k}: {', '.join(meta[k])}" for k in ("services", "domains") if meta.get(k))
+    why = " (--since is not before --until)" if since and until and since >= until else ""
+    return (f"{n:,} event(s) read, none in the window ({win}{flt}){why}; "
+            f"the data covers {t(meta['data_first'])} to {t(meta['data_last'])}")
+
+
 #: Sections in report order (each a query name, except failure_patterns which goes through
 #: patterns.failure_patterns so a template miner can replace the SQL grouping in one place).
-SECTIONS = ("summary", "domains", "captcha_vendors", "proxies", "tasks", "services", "critical_events",
-            "timeline", "failure_patterns", "files", "bad_input")
+SECTIONS = ("summary", "domains", "page_failures", "captcha_vendors", "proxies", "spiders", "tasks",
+            "django_routes", "services", "critical_events", "timeline", "failure_patterns", "files", "bad_input")
 
 
 @dataclass
@@ -118,6 +135,8 @@ def analyze(inputs: Sequence[str] | None = None, *, db: str | Store | None = Non
     """
     now = now or datetime.now(timezone.utc)
     flt = Q.Filters(parse_time(since, now), parse_time(until, now), _as_tuple(service), _as_tuple(domain))
+    if top is not None and top < 0:
+        raise ValueError(f"top must be 0 or more, not {top}")
     own = not isinstance(db, Store)
     if isinstance(db, Store):
         store = db
@@ -168,6 +187,9 @@ def build(store: Store, flt: Q.Filters, *, by=None, top: int | None = 20, sectio
     cols, rows = Q.run(con, "summary", flt)
     meta, end, interval, prev_since = window(flt, dict(zip(cols, rows[0])), by=by, top=top, now=now,
                                              store=store.path or ":memory:", events=store.event_count)
+    if rows[0][0] == 0:  # an empty window: what the data covers, for the message that says so
+        _, whole = Q.run(con, "summary", Q.Filters())
+        meta["data_first"], meta["data_last"] = whole[0][1], whole[0][2]
     rep = Report(meta, input_errors=dict(input_errors or {}))
     wanted = sections or SECTIONS
     for name in SECTIONS:

@@ -182,6 +182,8 @@ class Store:
         finally:
             if bar:
                 bar.close()
+                #: the largest within-file fraction the bar showed (a single big file moves it)
+                self.progress_within_file = bar.partial
         if self.path:
             self.con.execute("CHECKPOINT")
         return result
@@ -397,6 +399,15 @@ class _Progress:
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
         self.con = con
+        # DuckDB tracks a query's progress (query_progress) only with its progress bar enabled;
+        # without it a single big file stays at 0% until it is loaded. Its own printing stays off.
+        try:
+            con.execute("SET enable_progress_bar = true")
+            con.execute("SET enable_progress_bar_print = false")
+        except duckdb.Error:
+            pass
+        #: the largest within-file fraction seen (0..1), for tests and for the bar
+        self.partial = 0.0
         self.sizes = {id(s): _size(s.real) for s in sources}
         total = sum(self.sizes.values()) or 1
         self.progress = Progress(TextColumn("loading {task.fields[name]}"), BarColumn(),
@@ -417,6 +428,8 @@ class _Progress:
             except Exception:
                 p = -1
             if p is not None and p >= 0:
+                if 0 < p < 100:
+                    self.partial = max(self.partial, p / 100)
                 self.progress.update(self.task, completed=self.done_bytes + self._cur * min(p, 100) / 100)
 
     def start(self, src: inp.Source) -> None:
@@ -433,6 +446,10 @@ class _Progress:
         self._stop.set()
         self._thread.join(1)
         self.progress.stop()
+        try:
+            self.con.execute("SET enable_progress_bar = false")
+        except duckdb.Error:
+            pass
 
 
 def _size(p: str) -> int:

@@ -89,6 +89,13 @@ def _group_text(labels: dict, skip=("alertname", "severity", "team")) -> str:
     return " ".join(f"{k}={v}" for k, v in labels.items() if k not in skip)
 
 
+def alert_line(a) -> str:
+    """One alert as people read it: its group and the rule's summary annotation (what the pack
+    writes for humans), else the raw condition (the raw ratios stay in --format json and explain)."""
+    summary = (a.annotations or {}).get("summary")
+    return f"{a.status.upper():8} {a.rule}  {_group_text(a.labels)}  {summary or a.reason}  (since {a.active_at})"
+
+
 def _print_run(res, fmt: str, out=None) -> None:
     from ..analyze.escape import terminal
     out = out or sys.stdout
@@ -100,8 +107,7 @@ def _print_run(res, fmt: str, out=None) -> None:
         out.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
         return
     for a in res.firing + res.pending:
-        line = f"{a.status.upper():8} {a.rule}  {_group_text(a.labels)}  {a.reason}  (since {a.active_at})"
-        out.write(terminal(line) + "\n")
+        out.write(terminal(alert_line(a)) + "\n")
     if not res.firing and not res.pending:
         out.write(f"no alert firing at {res.now.isoformat()}\n")
 
@@ -182,7 +188,7 @@ def check(rules, inputs, db, routes, now, state, no_deliver, fmt):
 @click.option("--interval", default="1m", show_default=True, help="Time between evaluations (30s, 1m, 5m).")
 @click.option("--now", help="Evaluation time of each run (default: the clock; 'latest': just after the last event).")
 @click.option("--state", help=_STATE_HELP)
-@click.option("--max-iterations", type=int, default=0,
+@click.option("--max-iterations", type=click.IntRange(min=0), default=0,
               help="Stop after this many evaluations (0: until SIGINT/SIGTERM).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def watch(rules, inputs, db, routes, interval, now, state, max_iterations, fmt):

@@ -17,7 +17,8 @@ from ..analyze.cli_common import (FORMAT_OPTION, OUTPUT_OPTION, fail, open_outpu
 @click.option("--index", metavar="PATTERN", help="With --es: indices/data streams [default: logs-logkit.*-*].")
 @window_options
 @click.option("--by", default="auto", show_default=True, help="Timeline interval (5m, 1h, 1d) or auto.")
-@click.option("--top", default=20, show_default=True, type=int, help="Rows per ranked section (0: all).")
+@click.option("--top", default=20, show_default=True, type=click.IntRange(min=0),
+              help="Rows per ranked section (0: all).")
 @click.option("--section", help="Only this section (e.g. domains), mostly for --format csv.")
 @FORMAT_OPTION
 @OUTPUT_OPTION
@@ -26,11 +27,15 @@ def analyze(inputs, db, es_url, index, since, until, service, domain, by, top, s
     """Report on INPUTS (files, globs, directories, .gz/.zst, - for stdin), on --db, or on a
     cluster with --es URL --index PATTERN (computed there with aggregations).
 
-    Exit codes: 0 report written; 2 nothing could be read, or bad arguments.
+    -o FILE without --format writes the format FILE's extension names (.html, .json, .csv, .md).
+
+    Exit codes: 0 report written (also when no event falls in the window: a line on stderr then
+    says how many events were read and the span the data covers); 2 nothing could be read, bad
+    arguments, or --since not before --until.
     """
     from ..analyze import NothingToRead, analyze as run
     from ..analyze.render import render
-    from ..analyze.report import SECTIONS
+    from ..analyze.report import SECTIONS, empty_window_message
     if section and section not in SECTIONS:
         fail(f"--section must be one of: {', '.join(SECTIONS)}")
     if es_url or index:
@@ -46,8 +51,14 @@ def analyze(inputs, db, es_url, index, since, until, service, domain, by, top, s
         fail(str(e))
     except ValueError as e:
         fail(str(e))
+    empty = empty_window_message(report.meta)
+    m = report.meta
+    if empty and m.get("since") and m.get("until") and m["since"] >= m["until"]:
+        fail(empty)
     with open_output(output) as out:
         render(report, fmt, out, section=section)
+    if empty:
+        click.echo(f"logkit analyze: {empty}", err=True)
     if report.input_errors:
         for k, v in report.input_errors.items():
             click.echo(f"logkit analyze: {k}: {v}", err=True)
@@ -82,6 +93,13 @@ def _analyze_es(inputs, db, es_url, index, since, until, service, domain, by, to
         fail(f"cannot report on {redact_url(es_url)}: {type(e).__name__}: {e}")
     finally:
         client.close()
+    from ..analyze.report import empty_window_message
+    empty = empty_window_message(report.meta)
+    m = report.meta
+    if empty and m.get("since") and m.get("until") and m["since"] >= m["until"]:
+        fail(empty)
     with open_output(output) as out:
         render(report, fmt, out, section=section)
+    if empty:
+        click.echo(f"logkit analyze: {empty}", err=True)
     sys.exit(0)

@@ -33,7 +33,7 @@ def es() -> None:
               help="Data stream namespace: logs-<dataset>-<namespace> (lowercase, no '-').")
 @click.option("--dataset", "datasets", multiple=True,
               help="Dataset whose data stream to create (repeatable; default: logkit.<each service type>).")
-@click.option("--replicas", type=int, help="index.number_of_replicas of the data streams (default: the cluster's).")
+@click.option("--replicas", type=click.IntRange(min=0), help="index.number_of_replicas of the data streams (default: the cluster's).")
 @click.option("--force", is_flag=True, help="PUT every body even when the cluster's copy is logkit's current one.")
 @click.option("--ca-certs", type=click.Path(exists=True, dir_okay=False), help="CA bundle for https.")
 @click.option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate.")

@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from ._output import OutFile
+
 
 @click.group()
 def kibana() -> None:
@@ -13,7 +15,7 @@ def kibana() -> None:
 
 
 @kibana.command()
-@click.option("--out", "out", type=click.Path(dir_okay=False, allow_dash=True), default="-",
+@click.option("--out", "out", type=OutFile(allow_dash=True), default="-",
               show_default=True, help="Where to write the NDJSON ('-': standard output).")
 @click.option("--data-view-pattern", default="logs-logkit.*-*", show_default=True,
               help="Index pattern of the data view (the data streams `logkit es setup` makes).")

@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from ._output import OutFile
+
 from ..metrics.definitions import FOLD_GROUPS
 
 
@@ -22,7 +24,7 @@ def _bounds(f):
                                                  f"the rest are folded into __other__.")(f)
     f = click.option("--allow", "allow", multiple=True, metavar="GROUP=VALUE",
                      help="A value that always gets its own series (repeatable), e.g. domain=example.com.")(f)
-    f = click.option("--worker-window", type=float, default=300.0, show_default=True,
+    f = click.option("--worker-window", type=click.FloatRange(min=0, min_open=True), default=300.0, show_default=True,
                      help="Seconds since its last task event within which a worker counts as active.")(f)
     return f
 
@@ -57,9 +59,9 @@ def metrics() -> None:
 @click.option("--addr", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=9816, show_default=True, type=click.IntRange(0, 65535),
               help="Port (0: any free port; the line printed on start says which).")
-@click.option("--state", type=click.Path(dir_okay=False),
+@click.option("--state", type=OutFile(),
               help="Keep read offsets and counters here across restarts (atomic writes).")
-@click.option("--poll-interval", type=float, default=0.25, show_default=True, help="Seconds between reads when idle.")
+@click.option("--poll-interval", type=click.FloatRange(min=0, min_open=True), default=0.25, show_default=True, help="Seconds between reads when idle.")
 @_broker
 @_bounds
 def serve(files, addr, port, state, poll_interval, broker, queues, worker_window, **kw):
@@ -86,7 +88,7 @@ def serve(files, addr, port, state, poll_interval, broker, queues, worker_window
 @metrics.command("textfile")
 @click.argument("files", nargs=-1)
 @click.option("--db", type=click.Path(dir_okay=False), help="Read the events table of this DuckDB store.")
-@click.option("--out", "out", required=True, help="File to write (end it in .prom for node_exporter); - for stdout.")
+@click.option("--out", "out", required=True, type=OutFile(allow_dash=True), help="File to write (end it in .prom for node_exporter); - for stdout.")
 @_broker
 @_bounds
 def textfile(files, db, out, broker, queues, worker_window, **kw):
@@ -110,7 +112,7 @@ def textfile(files, db, out, broker, queues, worker_window, **kw):
 
 
 @metrics.command("docs")
-@click.option("--out", "out", type=click.Path(dir_okay=False), help="Write here (default: stdout).")
+@click.option("--out", "out", type=OutFile(), help="Write here (default: stdout).")
 def docs(out):
     """Print docs/metrics.md: every metric with its labels and the event fields it comes from."""
     from ..metrics.docs import render

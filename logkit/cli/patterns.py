@@ -25,7 +25,7 @@ def _stdin():
 @window_options
 @click.option("--new-since", help="Only patterns that first occur from this time on (not in the window "
                                   "of the same length before it).")
-@click.option("--top", type=int, default=50, show_default=True, help="How many patterns (0 = all).")
+@click.option("--top", type=click.IntRange(min=0), default=50, show_default=True, help="How many patterns (0 = all).")
 @click.option("--text", is_flag=True, help="FILES are plain text lines, not logkit events: mine every line.")
 @click.option("--pipe", "pipe_mode", is_flag=True,
               help="Read one message per line on stdin, print one template id per line.")

@@ -8,6 +8,8 @@ import sys
 import click
 import orjson
 
+from ._output import OutFile
+
 
 def _size(value: str) -> int:
     v = value.strip().lower()
@@ -39,9 +41,9 @@ class _Size(click.ParamType):
 @click.option("--index", metavar="NAME", help="Target index.")
 @click.option("--data-stream", metavar="NAME", help="Target data stream (its index template must exist: "
               "`logkit es setup`).")
-@click.option("--registry", type=click.Path(dir_okay=False), help="Registry of offsets (JSON). "
+@click.option("--registry", type=OutFile(), help="Registry of offsets (JSON). "
               "Required with FILES.")
-@click.option("--dead-letter", type=click.Path(dir_okay=False), required=True,
+@click.option("--dead-letter", type=OutFile(), required=True,
               help="NDJSON file for lines that cannot be indexed, with the reason.")
 @click.option("--batch-size", type=click.IntRange(1), default=2000, show_default=True,
               help="Documents per bulk request at most.")
@@ -60,14 +62,14 @@ class _Size(click.ParamType):
               "when its file was rotated away, or at exit.")
 @click.option("--progress-interval", type=click.FloatRange(0), default=30.0, show_default=True,
               help="Seconds between ship.progress events (0: only at exit).")
-@click.option("--connect-timeout", type=click.FloatRange(0), default=30.0, show_default=True,
+@click.option("--connect-timeout", type=click.FloatRange(0), default=10.0, show_default=True,
               help="With --once: give up (exit 2) when the cluster does not answer in this time.")
 @click.option("--shutdown-timeout", type=click.FloatRange(0), default=30.0, show_default=True,
               help="On SIGTERM/SIGINT, seconds to wait for batches in flight.")
 @click.option("--sniff", is_flag=True, help="Discover the cluster's other nodes and fail over to them.")
 @click.option("--ca-certs", type=click.Path(exists=True, dir_okay=False), help="CA bundle for https.")
 @click.option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate.")
-@click.option("--log-file", type=click.Path(dir_okay=False), help="Also write the shipper's own "
+@click.option("--log-file", type=OutFile(), help="Also write the shipper's own "
               "events (JSON) to this file.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True)
@@ -92,8 +94,10 @@ def ship(files, use_stdin, es_url, index, data_stream, registry, dead_letter, ba
 
     logging.config.dictConfig(logging_config("logkit-ship", "script", stream="stderr", filename=log_file,
                                              level=log_level.upper(),
-                                             loggers={"elastic_transport": "WARNING",
-                                                      "elasticsearch": "WARNING"}))
+                                             # the transport's own retry warnings carry a stack
+                                             # trace each; the shipper says what matters once
+                                             loggers={"elastic_transport": "ERROR",
+                                                      "elasticsearch": "ERROR"}))
     exclude = [log_file] if log_file else []
     try:
         result = ship_files(files, es=es_url, index=index, data_stream=data_stream, registry=registry,

@@ -446,8 +446,30 @@ def _setup_logging(loglevel=None, logfile=None, format=None, colorize=None, **kw
         if isinstance(want, int) and isinstance(have, int) and want < have:
             cfg = {**cfg, "root": {**cfg["root"], "level": logging.getLevelName(want)}}
     logging.config.dictConfig(cfg)
+    route_stray_records()
     if not _worker_logging.get("keep_celery_task_logs"):
         install_duplicate_filter()
+
+
+def route_stray_records() -> None:
+    """Records that would bypass logkit in a worker: billiard's pool supervisor logs ("Process
+    'ForkPoolWorker-1' pid:42 exited with 'signal 9 (SIGKILL)'") to its own ``multiprocessing``
+    logger, created with ``propagate = 0`` and no handler (so logging's last resort printed them
+    as plain text), and Celery's warnings (``SecurityWarning``, deprecations) go through
+    ``warnings``. Send both to the root logger, hence through logkit's formatter."""
+    logging.captureWarnings(True)
+    try:
+        from billiard.util import get_logger
+        mp = get_logger()  # creates it now, so billiard does not reset propagate later
+        mp.propagate = True
+    except Exception:  # billiard missing or changed: its records stay where they were
+        pass
+
+
+def _celeryd_init(sender=None, instance=None, conf=None, options=None, **kw) -> None:
+    """``celeryd_init`` fires before the worker checks its privileges and warns (running as
+    root): apply logkit's logging already then, so those warnings are events too."""
+    _setup_logging(loglevel=(options or {}).get("loglevel"))
 
 
 def setup_celery_logging(app: Any = None, *, config: dict | None = None, service: str | None = None,
@@ -473,4 +495,5 @@ def setup_celery_logging(app: Any = None, *, config: dict | None = None, service
         config = logging_config(svc, "celery", level=level or "INFO", **options)
     _worker_logging.update(config=config, level=level, keep_celery_task_logs=keep_celery_task_logs)
     signals.setup_logging.connect(_setup_logging, weak=False, dispatch_uid=f"{_UID}.setup_logging")
+    signals.celeryd_init.connect(_celeryd_init, weak=False, dispatch_uid=f"{_UID}.celeryd_init")
     return config

@@ -39,7 +39,7 @@ from ._common import (DURATION, ERROR_MESSAGE, ERROR_TYPE, METHOD, OUTCOME, STAT
                       ACTION, BODY_BYTES, action, emit, error_fields, name, new_trace_id, otel_trace_id,
                       valid_trace_id)
 
-__all__ = ["RequestLogMiddleware", "DjangoRequestFilter", "logging_settings", "client_ip"]
+__all__ = ["RequestLogMiddleware", "DjangoRequestFilter", "DjangoServerFilter", "logging_settings", "client_ip"]
 
 logger = logging.getLogger("logkit.django")
 
@@ -396,6 +396,24 @@ class DjangoRequestFilter(logging.Filter):
             return True
 
 
+class DjangoServerFilter(logging.Filter):
+    """For the ``django.server`` logger (runserver's WSGIRequestHandler): drop its per-request
+    access lines (``"GET /x HTTP/1.1" 500 145``, logged at ERROR for a 5xx, with the connection's
+    socket as ``request`` and no ``trace.id``), which repeat the middleware's ``http.request``
+    event; keep its other records (a broken pipe, a bad request line), without the socket."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            d = record.__dict__
+            if "status_code" in d and "server_time" in d:
+                return False
+            if "request" in d and not hasattr(d["request"], "META"):
+                d.pop("request", None)  # a socket: its repr is no field of an event
+            return True
+        except Exception:
+            return True
+
+
 def logging_settings(service: str, *, level: str = "INFO", loggers: dict[str, str] | None = None,
                      **options: Any) -> dict[str, Any]:
     """The ``LOGGING`` setting: logkit's dictConfig for a Django service.
@@ -404,16 +422,18 @@ def logging_settings(service: str, *, level: str = "INFO", loggers: dict[str, st
     ``queue``, ``console``, ...). On top of it: Django's own handlers are removed from the
     ``django`` logger (its records reach logkit's through the root logger, once), the
     ``django.request`` logger gets :class:`DjangoRequestFilter`, and ``django.server`` (runserver's
-    access log, which the middleware replaces) logs errors only.
+    access log, which the middleware replaces) logs errors only, without its per-request lines
+    (:class:`DjangoServerFilter`: a 500 is one ``http.request`` event, not a second ERROR).
     """
     cfg = logging_config(service, "django", level=level, loggers=loggers, **options)
     cfg.setdefault("filters", {})["logkit_django_request"] = {
         "()": "logkit.integrations.django.DjangoRequestFilter"}
+    cfg["filters"]["logkit_django_server"] = {"()": "logkit.integrations.django.DjangoServerFilter"}
     lg = cfg.setdefault("loggers", {})
     user = loggers or {}
     lg["django"] = {"level": user.get("django", level).upper(), "handlers": [], "propagate": True}
     lg["django.request"] = {"level": user.get("django.request", level).upper(), "handlers": [],
                             "propagate": True, "filters": ["logkit_django_request"]}
     lg["django.server"] = {"level": user.get("django.server", "ERROR").upper(), "handlers": [],
-                           "propagate": True}
+                           "propagate": True, "filters": ["logkit_django_server"]}
     return cfg

@@ -517,10 +517,13 @@ def wait_for_cluster(client, timeout: float | None, stop: threading.Event) -> No
 
     t0 = time.monotonic()
     delay = 0.5
-    warned = False
+    tries = 0
+    first_err = None
     while True:
+        tries += 1
         try:
-            client.options(request_timeout=10).cluster.health()
+            # one attempt per probe (the client's own retries would log and sleep inside it)
+            client.options(request_timeout=10, max_retries=0, retry_on_timeout=False).cluster.health()
             return
         except ApiError as e:
             status = e.meta.status if getattr(e, "meta", None) else None
@@ -531,16 +534,42 @@ def wait_for_cluster(client, timeout: float | None, stop: threading.Event) -> No
                 return  # authenticated, just not allowed to read cluster health: fine for shipping
             err = f"HTTP {status}: {str(e)[:200]}"
         except TransportError as e:
-            err = f"{type(e).__name__}: {str(e)[:200]}"
+            err = _cause(e)
         waited = time.monotonic() - t0
         if timeout is not None and waited >= timeout:
-            raise ShipConfigError(f"Elasticsearch did not answer within {timeout:.0f}s ({err})")
-        if not warned:
-            log.warning("waiting for Elasticsearch (%s)", err)
-            warned = True
+            # the cause was said by the first warning when it has not changed since
+            same = first_err == err and tries > 1
+            raise ShipConfigError(f"Elasticsearch did not answer within {timeout:.0f}s ({tries} attempt(s))"
+                                  + ("" if same else f": {err}") + "; gave up")
+        if timeout is not None:
+            delay = min(delay, max(0.05, timeout - waited))
+        if first_err is None:
+            first_err = err
+            log.warning("waiting for Elasticsearch: %s; retrying in %.1fs", err, delay)
+        else:
+            log.warning("Elasticsearch still not answering (attempt %d); retrying in %.1fs%s", tries, delay,
+                        "" if err == first_err else f": {err}")
         if stop.wait(delay):
             return
         delay = min(delay * 2, 10.0)
+
+
+def _cause(e: BaseException) -> str:
+    """The innermost reason of a transport error, in one short line ("[Errno 111] Connection
+    refused" rather than three nested reprs)."""
+    import re
+    chain, seen = [], set()
+    x: BaseException | None = e
+    while x is not None and id(x) not in seen:
+        seen.add(id(x))
+        chain.append(str(x))
+        x = x.__cause__ or x.__context__
+    for text in reversed(chain):
+        m = re.search(r"\[Errno -?\d+\][^)'\"]*", text)
+        if m:
+            return m.group(0).strip()
+    text = chain[-1] if chain else ""
+    return f"{type(e).__name__}: {text.splitlines()[0][:200] if text else ''}"
 
 
 def ship(paths: Iterable[str] = (), *, es: str | None = None, client=None, index: str | None = None,

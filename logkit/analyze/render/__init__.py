@@ -26,6 +26,9 @@ HEADERS = {
     "failure_rate": "failure %", "retry_rate": "retry %", "timeout_rate": "timeout %",
     "runtime_p50": "p50 s", "runtime_p95": "p95 s", "runtime_p99": "p99 s", "queue_wait_p95": "wait p95 s",
     "some_domains": "e.g. domains", "first_lines": "first lines",
+    "server_error_rate": "5xx %", "duration_p50": "p50 s", "duration_p95": "p95 s", "status_code": "status",
+    "finish_reason": "finish reason", "items_dropped": "items dropped", "last_closed": "last closed",
+    "last_seen": "last seen", "first_seen": "first seen",
 }
 
 
@@ -44,7 +47,7 @@ def human(col: str, v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.3f}" if abs(v) < 1000 else f"{v:,.0f}"
     if isinstance(v, int):
-        return f"{v:,}" if col not in ("count", "first_lines") else str(v)
+        return f"{v:,}" if col not in ("count", "first_lines", "status_code") else str(v)
     if isinstance(v, (list, tuple)):
         return ", ".join(str(x) for x in v)
     return str(v)

@@ -6,7 +6,9 @@ a log is escaped with escape.html.
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
+from datetime import datetime
 from typing import Sequence
 
 from .. import escape
@@ -33,9 +35,14 @@ figure{background:#fff;border-radius:8px;padding:12px;margin:0;box-shadow:0 1px 
 figcaption{font-weight:600;margin-bottom:6px}
 .def{color:#52606d;font-size:12px;max-width:980px}
 table{border-collapse:collapse;background:#fff;font-size:12px;box-shadow:0 1px 2px rgba(0,0,0,.08);display:block;overflow-x:auto;max-width:100%}
-th,td{padding:4px 8px;border-bottom:1px solid #e4e7eb;text-align:left;vertical-align:top;max-width:420px;overflow-wrap:anywhere}
-th{background:#eef2f6;position:sticky;top:0}
+th,td{padding:4px 8px;border-bottom:1px solid #e4e7eb;text-align:left;vertical-align:top;max-width:420px;overflow-wrap:break-word}
+th{background:#eef2f6;position:sticky;top:0;overflow-wrap:normal;word-break:keep-all;hyphens:none}
+.def code{background:#eef2f6;padding:0 3px;border-radius:3px;font-size:11px}
+.legend{font-size:12px;color:#52606d;margin:4px 0}
+.swatch{display:inline-block;width:12px;height:12px;vertical-align:-2px;margin-right:4px;border:1px solid #e4c89a}
+.swatch.stale{background:#fff4e5}
 td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.t{white-space:nowrap}
 tr.stale td{background:#fff4e5}
 .none{color:#9aa5b1;font-style:italic}
 .warn{background:#fff4e5;border-left:4px solid #edae49;padding:8px 12px;margin:8px 0}
@@ -58,10 +65,22 @@ def _table(columns: Sequence[str], rows: Sequence[tuple], *, row_class=None) -> 
     body = []
     for r in rows:
         cls = row_class(r) if row_class else ""
-        cells = "".join(f'<td class="n">{esc(human(c, v))}</td>' if num[i] else f"<td>{esc(human(c, v))}</td>"
+        cells = "".join(f'<td class="n">{esc(human(c, v))}</td>' if num[i] else
+                        f'<td class="t">{esc(human(c, v))}</td>' if isinstance(v, datetime) else
+                        f"<td>{esc(human(c, v))}</td>"
                         for i, (c, v) in enumerate(zip(columns, r)))
         body.append(f'<tr class="{cls}">{cells}</tr>' if cls else f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+_CODE = re.compile(r"`([^`]+)`")
+_BOLD = re.compile(r"\*\*([^*]+)\*\*")
+
+
+def definition_html(text: str) -> str:
+    """A section definition (the light Markdown of queries.py: `code` and **bold**) as HTML,
+    escaped first, so the report shows no raw Markdown."""
+    return _BOLD.sub(r"<b>\1</b>", _CODE.sub(r"<code>\1</code>", esc(text)))
 
 
 def _figure(caption: str, svg_text: str) -> str:
@@ -76,11 +95,19 @@ def charts(report: Report, top_chart: int = 15) -> list[str]:
     dom = report.sections.get("domains")
     if dom and dom.rows:
         d = dom.dicts()
-        rows = sorted((r for r in d if r["errors"]), key=lambda r: (-r["errors"], r["domain"] or ""))[:top_chart]
+        # The domains with the most errors, shown as shares of their requests: rates are what
+        # people compare between sites of very different traffic.
+        rows = sorted((r for r in d if r["errors"] and r["requests"]),
+                      key=lambda r: (-r["errors"], r["domain"] or ""))[:top_chart]
+        rows.sort(key=lambda r: (-(r["error_rate"] or 0), r["domain"] or ""))
         if rows:
-            out.append(_figure("Errors per domain", svg.hbar(
-                [(r["domain"] or NO_DOMAIN, [r["status_4xx"], r["status_5xx"], r["download_failed"]]) for r in rows],
-                [("4xx", AMBER), ("5xx", RED), ("download failed", "#7f2b3a")], "Errors per domain")))
+            out.append(_figure("Error rate per domain (share of its requests; the domains with the most errors)",
+                               svg.hbar(
+                [(f"{r['domain'] or NO_DOMAIN} ({r['requests']:,})",
+                  [r["status_4xx"] / r["requests"], r["status_5xx"] / r["requests"],
+                   r["download_failed"] / r["requests"]]) for r in rows],
+                [("4xx", AMBER), ("5xx", RED), ("download failed", "#7f2b3a")], "Errors per domain",
+                fmt=lambda v: f"{v * 100:.1f}%")))
     tl = report.sections.get("timeline")
     if tl and tl.rows:
         step = report.meta["interval_seconds"]
@@ -140,11 +167,15 @@ def render_html(report: Report, *, stale_after: float = 3600.0) -> str:
     for name, sec in report.sections.items():
         if name == "summary":
             continue
-        parts.append(f'<h2 id="{esc(name)}">{esc(sec.title)}</h2><p class="def">{esc(sec.definition)}</p>')
+        parts.append(f'<h2 id="{esc(name)}">{esc(sec.title)}</h2><p class="def">{definition_html(sec.definition)}</p>')
         row_class = None
         if name == "domains":
             i = sec.columns.index("stale_seconds")
             row_class = lambda r, i=i: "stale" if r[i] is not None and r[i] > stale_after else ""  # noqa: E731
+            if any(row_class(r) for r in sec.rows):
+                parts.append(f'<p class="legend"><span class="swatch stale"></span>highlighted: no successful '
+                             f'fetch for more than {esc(duration(stale_after))} before the end of the window '
+                             f'(stale for &gt; {esc(duration(stale_after))})</p>')
         parts.append(_table(sec.columns, sec.rows, row_class=row_class))
     return _page("logkit report", "".join(parts))
 

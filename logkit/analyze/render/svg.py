@@ -26,6 +26,21 @@ def _short(s: str, n: int = 30) -> str:
     return s if len(s) <= n else s[:n - 1] + "…"
 
 
+def nice_ticks(vmax: float, *, integer: bool = True, n: int = 4) -> list[float]:
+    """Axis ticks from 0 to at least ``vmax`` at a round step (1, 2, 2.5 or 5 times a power of ten;
+    whole numbers for counts, so an axis never reads "38.50 events")."""
+    import math
+    if vmax <= 0:
+        return [0.0, 1.0]
+    raw = vmax / n
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    if integer:
+        step = max(1.0, math.ceil(step))
+    top = math.ceil(vmax / step - 1e-9) * step
+    return [i * step for i in range(int(round(top / step)) + 1)]
+
+
 def _legend(series: Sequence[tuple[str, str]], x: float, y: float) -> str:
     out = []
     for name, color in series:
@@ -77,19 +92,21 @@ def hbar(rows: Sequence[tuple[str, Sequence[float]]], series: Sequence[tuple[str
 
 
 def columns(buckets: Sequence[tuple[str, Sequence[float]]], series: Sequence[tuple[str, str]], title: str,
-            *, fmt: Callable[[float], str] = _fmt) -> str:
+            *, fmt: Callable[[float], str] = _fmt, integer: bool = True) -> str:
     """Stacked columns over time (the timeline)."""
     left, right, top, bottom = 56, 10, 28, 40
     h = 260
     plot_w, plot_h = W - left - right, h - top - bottom
     n = max(len(buckets), 1)
-    vmax = max([sum(v) for _, v in buckets] + [0]) or 1
+    ticks = nice_ticks(max([sum(v) for _, v in buckets] + [0]), integer=integer)
+    vmax = ticks[-1] or 1
     bw = plot_w / n
     body = [_legend(series, left, 14)]
-    for frac in (0, 0.5, 1):
-        y = top + plot_h * (1 - frac)
+    for tv in ticks:
+        y = top + plot_h * (1 - tv / vmax)
         body.append(f'<line x1="{left}" x2="{W - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
-                    f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" fill="#555">{esc(fmt(vmax * frac))}</text>')
+                    f'<text class="tick" x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" fill="#555">'
+                    f'{esc(fmt(tv))}</text>')
     every = max(1, n // 8)
     for i, (label, vals) in enumerate(buckets):
         x = left + i * bw
