@@ -419,10 +419,12 @@ def timestamp_problem(v: object) -> str | None:
 
     The store decides with DuckDB's parser (this is for line numbers on the slow path); the two
     agree on the ISO 8601 forms logs use."""
-    if not isinstance(v, str) or len(v) < 10:
+    if not isinstance(v, str):
         return NO_TIMESTAMP
     if _BEYOND.match(v) or v.strip().lower() in ("infinity", "-infinity"):
         return OUT_OF_RANGE
+    if len(v) < 10:
+        return NO_TIMESTAMP
     try:
         t = datetime.fromisoformat(v[:-1] + "+00:00" if v.endswith(("Z", "z")) else v)
     except ValueError:

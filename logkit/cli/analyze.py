@@ -30,6 +30,7 @@ def analyze(inputs, db, es_url, index, since, until, service, domain, by, top, s
     """
     from ..analyze import NothingToRead, analyze as run
     from ..analyze.render import render
+    from ..analyze.escape import terminal
     from ..analyze.report import SECTIONS
     if section and section not in SECTIONS:
         fail(f"--section must be one of: {', '.join(SECTIONS)}")
@@ -50,7 +51,7 @@ def analyze(inputs, db, es_url, index, since, until, service, domain, by, top, s
         render(report, fmt, out, section=section)
     if report.input_errors:
         for k, v in report.input_errors.items():
-            click.echo(f"logkit analyze: {k}: {v}", err=True)
+            click.echo(f"logkit analyze: {terminal(k)}: {terminal(v)}", err=True)
     bad = sum(r[2] for r in report.sections["bad_input"].rows) if "bad_input" in report.sections else 0
     if bad:
         click.echo(f"logkit analyze: {bad} bad line(s) skipped or repaired: see the bad input section", err=True)
