@@ -286,6 +286,31 @@ def _feed(d, piece: bytes, pos: int, compression: str):
     return b"".join(outs), d, None, b""
 
 
+def _zstd_salvage(path: str, new, frame_start: int, frame_out: int, piece: bytes, pos: int):
+    """A zstd decoder cannot be copied: decode the frame again from its start up to the piece that
+    failed, then that piece byte by byte, to keep every byte decodable before the damage.
+    Returns (output not yielded yet, damage). Runs once per damaged file."""
+    d = new()
+    outs = []
+    with open(path, "rb") as f:
+        f.seek(frame_start)
+        left = pos - frame_start
+        while left > 0:
+            b = f.read(min(_FEED * 16, left))
+            if not b:
+                break
+            left -= len(b)
+            outs.append(d.decompress(b))
+    err = None
+    for i in range(len(piece)):
+        try:
+            outs.append(d.decompress(piece[i:i + 1]))
+        except Exception as e:  # zstandard.ZstdError
+            err = _damaged(pos + i, e)
+            break
+    return b"".join(outs)[frame_out:], err or _damaged(pos, ValueError("undecodable"))
+
+
 def _decompressed_chunks(path: str, compression: str, start: int) -> Iterator[bytes]:
     """Decompressed bytes of ``path`` from byte ``start`` of the file; raises Truncated at a cut
     or damaged stream, after yielding every byte decoded before it.
@@ -309,6 +334,7 @@ def _decompressed_chunks(path: str, compression: str, start: int) -> Iterator[by
         d = new()
         fed = False  # the current decompressor has seen bytes of a member it has not finished
         pos = start  # file offset of the next byte read
+        frame_start, frame_out = start, 0  # where the current member/frame began; bytes it gave
         while True:
             block = raw.read(2**20)
             if not block:
@@ -319,7 +345,10 @@ def _decompressed_chunks(path: str, compression: str, start: int) -> Iterator[by
                 while b:
                     fed = True
                     out, d, err, rest = _feed(d, b, bpos, compression)
+                    if err is not None and compression == "zstd":
+                        out, err = _zstd_salvage(path, new, frame_start, frame_out, b, bpos)
                     if out:
+                        frame_out += len(out)
                         yield out
                     if err is not None:
                         raise err
@@ -328,6 +357,7 @@ def _decompressed_chunks(path: str, compression: str, start: int) -> Iterator[by
                         b = rest
                         d = new()
                         fed = False
+                        frame_start, frame_out = bpos, 0
                         if compression == "gzip" and b and not b.strip(b"\x00"):
                             b = b""  # zero padding after the last member
                     else:
