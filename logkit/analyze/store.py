@@ -362,8 +362,9 @@ class Store:
                 ts_lines = res.ts_lines
             else:
                 ts_lines = None
-            n -= self._drop_bad_times(src, fid, fr, ts_lines, direct)
-            fr.duplicates = self._drop_duplicates(fid)
+            dropped, lo, hi = self._drop_bad_times(src, fid, fr, ts_lines, direct)
+            n -= dropped
+            fr.duplicates = self._drop_duplicates(fid, lo, hi)
             if fr.duplicates:
                 fr.bad.add(DUPLICATE, None, fr.duplicates)
             n -= fr.duplicates
@@ -397,16 +398,18 @@ class Store:
                     pass
         return fr
 
-    def _drop_bad_times(self, src: inp.Source, fid: int, fr: FileResult, ts_lines, direct: bool) -> int:
+    def _drop_bad_times(self, src: inp.Source, fid: int, fr: FileResult, ts_lines, direct: bool):
         """Count and remove this file's events without a usable time: missing or unparsable
-        (NULL), or outside the sane range (:data:`inputs.TS_MIN`, :data:`inputs.TS_MAX`)."""
-        missing, out = self.con.execute(
-            f"SELECT count(*) FILTER (WHERE {TS} IS NULL), count(*) FILTER (WHERE {TS} < {inp.TS_MIN_SQL} "
-            f"OR {TS} >= {inp.TS_MAX_SQL}) FROM events WHERE _file_id = ?", [fid]).fetchone()
+        (NULL), or outside the sane range (:data:`inputs.TS_MIN`, :data:`inputs.TS_MAX`).
+        Returns (events removed, first and last time of the events kept)."""
+        bad = f"({TS} < {inp.TS_MIN_SQL} OR {TS} >= {inp.TS_MAX_SQL})"
+        missing, out, lo, hi = self.con.execute(
+            f"SELECT count(*) FILTER (WHERE {TS} IS NULL), count(*) FILTER (WHERE {bad}), "
+            f"min({TS}) FILTER (WHERE NOT {bad}), max({TS}) FILTER (WHERE NOT {bad}) "
+            f"FROM events WHERE _file_id = ?", [fid]).fetchone()
         if not (missing or out):
-            return 0
-        self.con.execute(f"DELETE FROM events WHERE _file_id = ? AND ({TS} IS NULL OR {TS} < {inp.TS_MIN_SQL} "
-                         f"OR {TS} >= {inp.TS_MAX_SQL})", [fid])
+            return 0, lo, hi
+        self.con.execute(f"DELETE FROM events WHERE _file_id = ? AND ({TS} IS NULL OR {bad})", [fid])
         if ts_lines is None:
             ts_lines = inp.scan(src.real, src.compression, ts_only=True,
                                 ts_want={inp.NO_TIMESTAMP: missing, inp.OUT_OF_RANGE: out}).ts_lines \
@@ -415,19 +418,18 @@ class Store:
             if k:
                 fr.bad.add(reason, None, k)
                 fr.bad.first[reason] = list(ts_lines.get(reason, []))[:inp.FIRST_LINES]
-        return missing + out
+        return missing + out, lo, hi
 
-    def _drop_duplicates(self, fid: int) -> int:
+    def _drop_duplicates(self, fid: int, lo, hi) -> int:
         """Remove this file's events another file already gave: same ``event.id`` at the same time
         (or, without an id, the same content hash at the same time). Within one file nothing is
         removed: two identical lines there are two events.
 
-        An anti-join in SQL, restricted to this file's time range, so the zone maps of the
+        An anti-join in SQL, restricted to this file's time range [lo, hi], so the zone maps of the
         ``@timestamp`` column skip every row group of other times: no per-row Python."""
-        lo, hi = self.con.execute(f"SELECT min({TS}), max({TS}) FROM events WHERE _file_id = ?",
-                                  [fid]).fetchone()
         if lo is None:
             return 0
+
         def key(t: str) -> str:
             return f"coalesce({t}.{col(EVENT_ID)}, {t}._hash)" if EVENT_ID in self.fields else f"{t}._hash"
         return self.con.execute(
