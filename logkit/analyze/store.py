@@ -132,8 +132,11 @@ class Store:
         else:
             self.con = duckdb.connect()
             # Compressed in-memory tables: 10M events in a few hundred MB instead of several GB.
-            self.con.execute("ATTACH ':memory:' AS lk (COMPRESS)")
-            self.con.execute("USE lk")
+            try:
+                self.con.execute("ATTACH ':memory:' AS lk (COMPRESS)")
+                self.con.execute("USE lk")
+            except duckdb.Error:  # DuckDB < 1.2 has no COMPRESS option: uncompressed, same results
+                pass
         c = self.con
         c.execute("SET TimeZone = 'UTC'")
         c.execute("SET preserve_insertion_order = false")
