@@ -52,7 +52,13 @@ def analyze(inputs, db, es_url, index, since, until, service, domain, by, top, s
     if report.input_errors:
         for k, v in report.input_errors.items():
             click.echo(f"logkit analyze: {terminal(k)}: {terminal(v)}", err=True)
-    bad = sum(r[2] for r in report.sections["bad_input"].rows) if "bad_input" in report.sections else 0
+    from ..analyze.store import DUPLICATE
+    rows = report.sections["bad_input"].rows if "bad_input" in report.sections else []
+    bad = sum(r[2] for r in rows if r[1] != DUPLICATE)
+    dup = sum(r[2] for r in rows if r[1] == DUPLICATE)
+    if dup:
+        click.echo(f"logkit analyze: {dup} event(s) read twice (same event.id or content in another file) "
+                   "counted once", err=True)
     if bad:
         click.echo(f"logkit analyze: {bad} bad line(s) skipped or repaired: see the bad input section", err=True)
     sys.exit(0)
