@@ -167,7 +167,7 @@ class Store:
             self._guard_range(read_only)
         else:
             self.fields = tuple(fields or (ALL_FIELDS if self.path else REPORT_FIELDS))
-            if fields is None and EVENT_ID not in self.fields:
+            if EVENT_ID not in self.fields:
                 self.fields += (EVENT_ID,)  # duplicates across files are found by event.id
             if TS.strip('"') not in self.fields:
                 raise ValueError("the events table needs @timestamp")
