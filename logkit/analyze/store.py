@@ -11,6 +11,13 @@ Tables (``logkit query`` sees them all):
   path (rotation) is a new file.
 - ``bad_input`` — per file and reason, how many lines could not be used and the first line numbers.
 
+Each file's events, its ``files`` row and its ``bad_input`` counts are written in one transaction
+(a load killed at any point leaves the store as before that file). An event another file already
+gave — same ``event.id`` at the same ``@timestamp``, or for lines without an id the same content
+hash (``_hash``) at the same time — is removed by an anti-join before the commit: renames, copies
+and compressed rotations (``app.log.1`` → ``app.log.1.gz``) store nothing twice.
+Times outside 1970..2099 (inputs.TS_MIN/TS_MAX) are counted as bad input, never stored.
+
 Loading one file: DuckDB reads it (``read_ndjson`` with explicit column types: the fast path).
 Only when DuckDB refuses the file (malformed JSON, non-UTF-8 bytes, a cut gzip stream, a value of
 the wrong type) does the slow path run: Python reads the lines, counts the bad ones by reason, and
