@@ -65,7 +65,7 @@ def load_both(es_client, paths: list[str]) -> tuple[Store, str, str]:
     ns = "anaes" + uuid.uuid4().hex[:8]
     prefix = f"logkit-t-analyze-es-{ns}"
     les.setup(es_client, ns, name=prefix, pattern=f"logs-logkit.*-{ns}", priority=250)
-    cur = store.con.execute("SELECT * EXCLUDE (_file_id) FROM events")
+    cur = store.con.execute("SELECT * EXCLUDE (_file_id, _hash) FROM events")
     names = [d[0] for d in cur.description]
     ops = []
     for n, r in enumerate(cur.fetchall()):

@@ -14,8 +14,12 @@ Escaping: log content (domains, messages, exception text) reaches labels and ann
 webhook and Alertmanager bodies are JSON (the encoder escapes); the Slack text is mrkdwn, where
 ``<``, ``>`` and ``&`` are control characters (``<!channel>``, ``<https://x|click>``): they are sent as
 ``&lt;``, ``&gt;``, ``&amp;`` (Slack's own escaping rule), ``@channel``/``@here``/``@everyone`` get a
-zero-width space, control characters are dropped, and text blocks are ``verbatim`` (no auto-linking
-of URLs or names), unfurling off.
+zero-width space, line breaks and tabs (``\n``, ``\r``, ``\t``, U+2028/2029, NEL) become a space (a
+value cannot start a line of its own: no forged "✅ RESOLVED" line inside a firing alert), other
+control and bidi characters are dropped, and text blocks are ``verbatim`` (no auto-linking of URLs or
+names), unfurling off. mrkdwn has no backslash escape, so its markup characters in log content are
+replaced by their full-width look-alikes (``*`` → ``＊``, ``_`` → ``＿``, ``~`` → ``～``, ```` ` ```` →
+``｀``): the text reads the same and cannot open bold, italic, strike or code.
 """
 from __future__ import annotations
 
@@ -106,13 +110,18 @@ def _retry_after(v: str) -> float:
 
 
 # --- escaping --------------------------------------------------------------------------------------
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_BREAK = re.compile("[\t\n\x0b\x0c\r\x85\u2028\u2029]+")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f"
+                      "\ufeff\ufff9-\ufffb]")
 _MENTION = re.compile(r"@(channel|here|everyone)\b", re.I)
+_MARKUP = str.maketrans({"*": "\uff0a", "_": "\uff3f", "~": "\uff5e", "`": "\uff40"})
 
 
 def slack_escape(s: Any, limit: int = 2900) -> str:
-    """Log content as Slack mrkdwn text: no control sequence, mention or link can form."""
-    t = _CONTROL.sub("", str(s))
+    """Log content as Slack mrkdwn text: one line, no control sequence, markup, mention or link can form."""
+    t = _BREAK.sub(" ", str(s))
+    t = _CONTROL.sub("", t)
+    t = t.translate(_MARKUP)
     t = t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     t = _MENTION.sub(lambda m: "@\u200b" + m.group(1), t)
     if len(t) > limit:

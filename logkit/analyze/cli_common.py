@@ -54,7 +54,8 @@ OUTPUT_OPTION = click.option("--output", "-o", type=click.Path(dir_okay=False), 
 
 
 def fail(msg: str, code: int = 2) -> None:
-    click.echo(f"logkit: {msg}", err=True)
+    from .escape import terminal  # messages name files: no control character of a name reaches the terminal
+    click.echo(f"logkit: {terminal(msg)}", err=True)
     sys.exit(code)
 
 

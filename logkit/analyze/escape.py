@@ -7,7 +7,15 @@ text, domains): every value that came from a log goes through one of these befor
 - :func:`markdown` — a table cell: no pipe ends the cell, no newline ends the row, no HTML, link,
   autolink, emphasis or code span can form (CommonMark backslash escapes; ``<``/``>``/``&`` as entities).
 - :func:`csv_cell` — no spreadsheet formula: a text cell starting with ``=``, ``+``, ``-``, ``@``, tab
-  or carriage return gets a leading ``'`` (OWASP's advice for CSV injection).
+  or carriage return gets a leading ``'`` (OWASP's advice for CSV injection); and, whether the CSV
+  goes to a file or a terminal, no control character: each is written as a visible ``\\xNN`` /
+  ``\\uNNNN`` (as :func:`terminal`). CSV has no escape of its own for them, and a CSV is read in
+  terminals (``cat``, ``less -r``, ``column``) as often as in spreadsheets; a newline in a cell
+  would be legal CSV but splits the row for every line-based tool.
+- :func:`json_text` — JSON output keeps every value exactly, but the characters a JSON encoder
+  leaves raw (DEL, C1 controls such as CSI ``\\x9b``, bidi overrides such as U+202E, line
+  separators) are written as ``\\uNNNN`` escapes: the same JSON value, inert in a terminal. Always,
+  not only on a terminal: it costs nothing and the bytes are the same wherever they end up.
 - :func:`html` — text and attribute values: ``& < > " '`` as entities, control characters dropped.
   The HTML report also carries a Content-Security-Policy that forbids every script and every
   network fetch, so even a mistake here could not run code or call out.
@@ -19,7 +27,8 @@ import re
 
 # C0 controls (tab/newline included: a cell is one line), DEL, C1 controls, bidi controls and
 # other invisible format characters that can disguise text.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f"
+                      "\ufeff\ufff9-\ufffb]")
 
 
 def _visible(m: re.Match) -> str:
@@ -47,9 +56,21 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(v: object) -> object:
-    if isinstance(v, str) and v.startswith(_FORMULA_START):
-        return "'" + v
+    if isinstance(v, str):
+        if v.startswith(_FORMULA_START):
+            v = "'" + v
+        return _CONTROL.sub(_visible, v)
     return v
+
+
+# What a JSON encoder leaves raw (it escapes C0 itself; the layout's newlines must stay).
+_JSON_RAW = re.compile("[\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")
+
+
+def json_text(s: str) -> str:
+    """Encoded JSON text with the characters in :data:`_CONTROL` that the encoder left raw written as
+    ``\\uNNNN`` (they can only occur inside strings: JSON's own syntax is ASCII)."""
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", s)
 
 
 def html(s: object) -> str:

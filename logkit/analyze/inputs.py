@@ -17,12 +17,14 @@ import glob
 import gzip
 import hashlib
 import os
+import re
 import shutil
+import stat
 import sys
 import tempfile
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import BinaryIO, Iterator
 
 import orjson
@@ -41,8 +43,22 @@ NOT_OBJECT = "not a JSON object"
 NON_UTF8 = "non-UTF-8 bytes (replaced, line kept)"
 NO_TIMESTAMP = "missing or invalid @timestamp"
 TRUNCATED = "truncated compressed stream (rest of file lost)"
+#: A compressed stream that fails to decode in the middle; the full reason names the byte offset of
+#: the compressed file where decoding stopped and the decoder's message. Every line decoded before
+#: the damage is kept.
+DAMAGED = "damaged compressed stream"
 TOO_LONG = "line too long"
 UNREADABLE = "cannot read"
+OUT_OF_RANGE = "@timestamp out of range (before 1970 or from 2100 on)"
+SKIPPED = "skipped"
+
+#: The sane range of event times. A log line dated year 1 or year 10000 is a clock or parser bug,
+#: not an event: it would stretch the timeline over centuries, and DuckDB holds times Python cannot
+#: (year 10000, negative years), which would break every later read of the store.
+TS_MIN = datetime(1970, 1, 1, tzinfo=timezone.utc)
+TS_MAX = datetime(2100, 1, 1, tzinfo=timezone.utc)
+TS_MIN_SQL = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
+TS_MAX_SQL = "TIMESTAMPTZ '2100-01-01 00:00:00+00'"
 
 
 @dataclass
@@ -86,6 +102,70 @@ def compression_of(path: str) -> str:
     return "none"
 
 
+# Rotation suffixes, as logrotate (``app.log.1``, ``dateext``: ``app.log-20261123``), Python's
+# RotatingFileHandler (``app.log.1``) and TimedRotatingFileHandler (``app.log.2026-11-23``,
+# ``app.log.2026-11-23_10-00-00``) name rotated files. They are stripped before the name is judged.
+_ROTATION = re.compile(r"([.-](\d{1,4}|\d{4}-?\d{2}-?\d{2}([T_-]?\d{2}([-:]?\d{2}){0,2})?))+$")
+_COMPRESSED = (".gz", ".zst", ".zstd")
+
+
+def is_log_name(fn: str) -> bool:
+    """Whether a file found in a directory is read: its name, without a compression suffix and
+    rotation suffixes, has a log suffix (``.log``, ``.ndjson``, ``.jsonl``, ``.json``, ``.txt``) or
+    no suffix at all (``messages``, ``app``). So ``app.log.1``, ``app.log.2026-11-23``,
+    ``app.log.1.gz`` and ``app.ndjson-20261123.zst`` are read; ``notes.md``, ``image.png`` are not
+    (and are reported as skipped)."""
+    name = fn.lower()
+    for c in _COMPRESSED:
+        if name.endswith(c):
+            name = name[:-len(c)]
+            break
+    name = _ROTATION.sub("", name) or name
+    return "." not in name[1:] or name.endswith(_SUFFIXES)
+
+
+def _walk(top: str, add, errors: dict[str, str]) -> bool:
+    """Add the log files under directory ``top``; name every path not read, with the reason."""
+    found = False
+
+    def onerror(e: OSError) -> None:
+        errors[e.filename or top] = f"{UNREADABLE} directory: {e.strerror or e}"
+
+    for dirpath, dirnames, filenames in os.walk(top, onerror=onerror):
+        keep = []
+        for d in sorted(dirnames):
+            p = os.path.join(dirpath, d)
+            if d.startswith("."):
+                errors[p] = f"{SKIPPED}: hidden directory"
+            elif os.path.islink(p):
+                # Not followed: a link can point outside the tree or back into it (a loop).
+                errors[p] = f"{SKIPPED}: symbolic link to a directory (not followed; name it to read it)"
+            else:
+                keep.append(d)
+        dirnames[:] = keep
+        for fn in sorted(filenames):
+            p = os.path.join(dirpath, fn)
+            if fn.startswith("."):
+                errors[p] = f"{SKIPPED}: hidden file"
+                continue
+            if not is_log_name(fn):
+                errors[p] = f"{SKIPPED}: not a log file name (.log, .ndjson, .jsonl, .json, .txt, none; "\
+                    "rotated and .gz/.zst forms of these)"
+                continue
+            try:
+                st = os.stat(p)
+            except OSError as e:
+                errors[p] = f"{UNREADABLE}: {e.strerror or e}"
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                # A FIFO or device would block or never end.
+                errors[p] = f"{SKIPPED}: not a regular file"
+                continue
+            if add(p):
+                found = True
+    return found
+
+
 def expand(inputs: list[str] | tuple[str, ...], *, stdin: BinaryIO | None = None,
            tmpdir: str | None = None) -> tuple[list[Source], dict[str, str]]:
     """Sources for the inputs, and the inputs that name nothing readable (input -> reason)."""
@@ -93,10 +173,10 @@ def expand(inputs: list[str] | tuple[str, ...], *, stdin: BinaryIO | None = None
     errors: dict[str, str] = {}
     seen: set[str] = set()
 
-    def add(p: str) -> None:
+    def add(p: str) -> bool:
         rp = os.path.realpath(p)
         if rp in seen:
-            return
+            return True
         seen.add(rp)
         try:
             comp = compression_of(p)
@@ -105,8 +185,10 @@ def expand(inputs: list[str] | tuple[str, ...], *, stdin: BinaryIO | None = None
             from .exports import convert
             conv = convert(p, comp, tmpdir)
             out.append(Source(p, conv, "none", stdin=True) if conv else Source(p, p, comp))
+            return True
         except OSError as e:
             errors[p] = f"{UNREADABLE}: {e.strerror or e}"
+            return False
 
     for inp in inputs:
         if inp == "-":
@@ -115,15 +197,8 @@ def expand(inputs: list[str] | tuple[str, ...], *, stdin: BinaryIO | None = None
                 shutil.copyfileobj(stdin or sys.stdin.buffer, f, 2**20)
             out.append(Source("<stdin>", tmp, compression_of(tmp), stdin=True))
         elif os.path.isdir(inp):
-            found = False
-            for dirpath, dirnames, filenames in os.walk(inp):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                for fn in sorted(filenames):
-                    if fn.startswith(".") or not fn.lower().endswith(_SUFFIXES) and "." in fn[1:]:
-                        continue
-                    add(os.path.join(dirpath, fn))
-                    found = True
-            if not found:
+            found = _walk(inp, add, errors)
+            if not found and inp not in errors:
                 errors[inp] = "directory holds no log files"
         elif os.path.exists(inp):
             add(inp)
@@ -166,11 +241,84 @@ def head_hash(path: str, n: int) -> str | None:
 
 # --- reading ---------------------------------------------------------------------------------
 class Truncated(Exception):
-    pass
+    """The compressed stream ends early (``reason`` = :data:`TRUNCATED`) or cannot be decoded from
+    some byte on (``reason`` starts with :data:`DAMAGED` and names the byte offset)."""
+
+    def __init__(self, reason: str = TRUNCATED):
+        super().__init__(reason)
+        self.reason = reason
+
+
+#: Compressed bytes fed to the decoder at a time. Small, so a decode error loses little output:
+#: zstd decodes whole blocks (up to 128 KiB of text from a few KiB), and for gzip the piece that
+#: fails is fed again byte by byte from a copy of the decoder state (see _feed_gzip).
+_FEED = 4096
+
+
+def _damaged(offset: int, e: BaseException) -> Truncated:
+    msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return Truncated(f"{DAMAGED} at byte {offset} of the file ({msg}); the rest of the file is lost")
+
+
+def _feed(d, piece: bytes, pos: int, compression: str):
+    """Decode ``piece`` with decoder ``d``: (output, decoder, damage or None, bytes after the end of
+    the member or frame when it ended in this piece).
+
+    gzip: on a decode error the piece is decoded again byte by byte from a copy of the state
+    before it, to keep every byte of output before the damage (zstd decoders cannot be copied;
+    small pieces bound the loss there)."""
+    if compression != "gzip":
+        try:
+            out = d.decompress(piece)
+        except Exception as e:  # zstandard.ZstdError
+            return b"", d, _damaged(pos, e), b""
+        return out, d, None, (d.unused_data if d.eof else b"")
+    saved = d.copy()
+    try:
+        out = d.decompress(piece)
+        return out, d, None, (d.unused_data if d.eof else b"")
+    except zlib.error:
+        pass
+    d = saved
+    outs = []
+    for i in range(len(piece)):
+        try:
+            outs.append(d.decompress(piece[i:i + 1]))
+        except zlib.error as e:
+            return b"".join(outs), d, _damaged(pos + i, e), b""
+        if d.eof:
+            return b"".join(outs), d, None, d.unused_data + piece[i + 1:]
+    return b"".join(outs), d, None, b""
+
+
+def _zstd_salvage(path: str, new, frame_start: int, frame_out: int, piece: bytes, pos: int):
+    """A zstd decoder cannot be copied: decode the frame again from its start up to the piece that
+    failed, then that piece byte by byte, to keep every byte decodable before the damage.
+    Returns (output not yielded yet, damage). Runs once per damaged file."""
+    d = new()
+    outs = []
+    with open(path, "rb") as f:
+        f.seek(frame_start)
+        left = pos - frame_start
+        while left > 0:
+            b = f.read(min(_FEED * 16, left))
+            if not b:
+                break
+            left -= len(b)
+            outs.append(d.decompress(b))
+    err = None
+    for i in range(len(piece)):
+        try:
+            outs.append(d.decompress(piece[i:i + 1]))
+        except Exception as e:  # zstandard.ZstdError
+            err = _damaged(pos + i, e)
+            break
+    return b"".join(outs)[frame_out:], err or _damaged(pos, ValueError("undecodable"))
 
 
 def _decompressed_chunks(path: str, compression: str, start: int) -> Iterator[bytes]:
-    """Decompressed bytes of ``path`` from byte ``start`` of the file; raises Truncated at a cut stream.
+    """Decompressed bytes of ``path`` from byte ``start`` of the file; raises Truncated at a cut
+    or damaged stream, after yielding every byte decoded before it.
 
     Concatenated gzip members and zstd frames are read one after another (what appending writers
     and ``cat a.gz b.gz`` make)."""
@@ -190,29 +338,43 @@ def _decompressed_chunks(path: str, compression: str, start: int) -> Iterator[by
             new = dctx.decompressobj
         d = new()
         fed = False  # the current decompressor has seen bytes of a member it has not finished
+        pos = start  # file offset of the next byte read
+        frame_start, frame_out = start, 0  # where the current member/frame began; bytes it gave
         while True:
-            b = raw.read(2**20)
-            if not b:
+            block = raw.read(2**20)
+            if not block:
                 break
-            while b:
-                fed = True
-                out = d.decompress(b)
-                if out:
-                    yield out
-                if d.eof:
-                    b = d.unused_data
-                    d = new()
-                    fed = False
-                    if compression == "gzip" and b and not b.strip(b"\x00"):
-                        b = b""  # zero padding after the last member
-                else:
-                    b = b""
+            for j in range(0, len(block), _FEED):
+                b = block[j:j + _FEED]
+                bpos = pos + j
+                while b:
+                    fed = True
+                    out, d, err, rest = _feed(d, b, bpos, compression)
+                    if err is not None and compression == "zstd":
+                        out, err = _zstd_salvage(path, new, frame_start, frame_out, b, bpos)
+                    if out:
+                        frame_out += len(out)
+                        yield out
+                    if err is not None:
+                        raise err
+                    if d.eof:
+                        bpos += len(b) - len(rest)
+                        b = rest
+                        d = new()
+                        fed = False
+                        frame_start, frame_out = bpos, 0
+                        if compression == "gzip" and b and not b.strip(b"\x00"):
+                            b = b""  # zero padding after the last member
+                    else:
+                        b = b""
+            pos += len(block)
         if fed and not d.eof:
             raise Truncated()
 
 
-def decompress_to(path: str, compression: str, start: int, out: BinaryIO) -> tuple[int, bool]:
-    """Write the decompressed bytes to ``out``; (bytes written, whether the stream was cut short)."""
+def decompress_to(path: str, compression: str, start: int, out: BinaryIO) -> tuple[int, str | None]:
+    """Write the decompressed bytes to ``out``: (bytes written, the reason the stream was cut
+    short or damaged, or None)."""
     n = 0
     try:
         for chunk in _decompressed_chunks(path, compression, start):
@@ -220,13 +382,17 @@ def decompress_to(path: str, compression: str, start: int, out: BinaryIO) -> tup
             n += len(chunk)
     except Exception as e:
         if _is_cut(e):
-            return n, True
+            return n, _cut_reason(e)
         raise
-    return n, False
+    return n, None
 
 
 def _is_cut(e: BaseException) -> bool:
     return isinstance(e, (Truncated, EOFError, zlib.error, gzip.BadGzipFile)) or type(e).__name__ == "ZstdError"
+
+
+def _cut_reason(e: BaseException) -> str:
+    return e.reason if isinstance(e, Truncated) else TRUNCATED
 
 
 LINE, TOO_LONG_LINE, CUT = 0, 1, 2
@@ -235,7 +401,8 @@ LINE, TOO_LONG_LINE, CUT = 0, 1, 2
 def iter_lines(path: str, compression: str, start: int = 0) -> Iterator[tuple[int, int, bytes]]:
     """(line number from 1, kind, line bytes without newline) of a file.
 
-    kind is LINE, TOO_LONG_LINE (bytes dropped) or CUT (the stream ends early; no bytes)."""
+    kind is LINE, TOO_LONG_LINE (bytes dropped) or CUT (the stream ends early or is damaged; the
+    bytes are the reason, UTF-8)."""
     buf = b""
     n = 0
     skipping = False  # inside a line that is too long
@@ -265,7 +432,7 @@ def iter_lines(path: str, compression: str, start: int = 0) -> Iterator[tuple[in
         if not _is_cut(e):
             raise
         # The partial line the stream was cut in is part of the loss the CUT marker reports.
-        yield n + 1, CUT, b""
+        yield n + 1, CUT, _cut_reason(e).encode()
         return
     if buf and not skipping:
         n += 1
@@ -279,14 +446,34 @@ def timestamp_of(obj: dict) -> object:
     return obj.get("@timestamp")
 
 
-def valid_timestamp(v: object) -> bool:
-    if not isinstance(v, str) or len(v) < 10:
-        return False
+_BEYOND = re.compile(r"^\s*([+-]|\d{5})")  # a signed or five-digit year: outside the range by form
+
+
+def timestamp_problem(v: object) -> str | None:
+    """None for a usable ``@timestamp``; else the reason (:data:`NO_TIMESTAMP`, :data:`OUT_OF_RANGE`).
+
+    The store decides with DuckDB's parser (this is for line numbers on the slow path); the two
+    agree on the ISO 8601 forms logs use."""
+    if not isinstance(v, str):
+        return NO_TIMESTAMP
+    if _BEYOND.match(v) or v.strip().lower() in ("infinity", "-infinity"):
+        return OUT_OF_RANGE
+    if len(v) < 10:
+        return NO_TIMESTAMP
     try:
-        datetime.fromisoformat(v.replace("Z", "+00:00") if v.endswith("Z") else v)
-        return True
+        t = datetime.fromisoformat(v[:-1] + "+00:00" if v.endswith(("Z", "z")) else v)
     except ValueError:
-        return False
+        return NO_TIMESTAMP
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    try:
+        return None if TS_MIN <= t < TS_MAX else OUT_OF_RANGE
+    except (OverflowError, ValueError):
+        return OUT_OF_RANGE
+
+
+def valid_timestamp(v: object) -> bool:
+    return timestamp_problem(v) is None
 
 
 @dataclass
@@ -295,15 +482,17 @@ class ScanResult:
     good: int
     lines: int
     truncated: bool
-    no_ts_lines: list[int]
+    #: First line numbers of events without a usable time, per reason (NO_TIMESTAMP, OUT_OF_RANGE).
+    ts_lines: dict[str, list[int]]
 
 
 def scan(path: str, compression: str, *, start: int = 0, clean: BinaryIO | None = None,
-         line_base: int = 0, ts_only: bool = False) -> ScanResult:
+         line_base: int = 0, ts_only: bool = False, ts_want: dict[str, int] | None = None) -> ScanResult:
     """The slow path: read every line in Python, count the bad ones, write the good ones to ``clean``.
 
     ``ts_only``: only look for lines without a valid timestamp, and stop after the first few
-    (used to find line numbers for a file DuckDB read without error).
+    (used to find line numbers for a file DuckDB read without error); ``ts_want``: how many such
+    lines the store counted per reason, so the scan stops as soon as it has found them.
     Missing timestamps are not counted here (the store counts them from the loaded rows); only
     their first line numbers are kept.
     """
@@ -311,13 +500,25 @@ def scan(path: str, compression: str, *, start: int = 0, clean: BinaryIO | None 
     good = 0
     n = 0
     truncated = False
-    no_ts: list[int] = []
+    ts_lines: dict[str, list[int]] = {}
+
+    def note_ts(obj, ln) -> bool:
+        """Record a line without a usable time; True when enough line numbers are kept."""
+        r = timestamp_problem(timestamp_of(obj))
+        if r is not None:
+            lst = ts_lines.setdefault(r, [])
+            if len(lst) < FIRST_LINES:
+                lst.append(ln)
+        want = ts_want or {NO_TIMESTAMP: FIRST_LINES, OUT_OF_RANGE: FIRST_LINES}
+        return all(len(ts_lines.get(k, ())) >= min(v, FIRST_LINES) for k, v in want.items())
+
+    full = False
     loads = orjson.loads
     for n, kind, line in iter_lines(path, compression, start):
         ln = n + line_base
         if kind == CUT:
             truncated = True
-            bad.add(TRUNCATED, ln)
+            bad.add(line.decode() or TRUNCATED, ln)
             n -= 1
             break
         if kind == TOO_LONG_LINE:
@@ -331,10 +532,8 @@ def scan(path: str, compression: str, *, start: int = 0, clean: BinaryIO | None 
                 obj = loads(s)
             except orjson.JSONDecodeError:
                 continue
-            if isinstance(obj, dict) and not valid_timestamp(timestamp_of(obj)):
-                no_ts.append(ln)
-                if len(no_ts) >= FIRST_LINES:
-                    break
+            if isinstance(obj, dict) and note_ts(obj, ln):
+                break
             continue
         s = line.strip()
         if not s:
@@ -357,13 +556,13 @@ def scan(path: str, compression: str, *, start: int = 0, clean: BinaryIO | None 
         if not isinstance(obj, dict):
             bad.add(NOT_OBJECT, ln)
             continue
-        if len(no_ts) < FIRST_LINES and not valid_timestamp(timestamp_of(obj)):
-            no_ts.append(ln)
+        if not full:
+            full = note_ts(obj, ln)
         good += 1
         if clean is not None:
             clean.write(s)
             clean.write(b"\n")
-    return ScanResult(bad, good, n, truncated, no_ts)
+    return ScanResult(bad, good, n, truncated, ts_lines)
 
 
 def sniff(path: str, compression: str, start: int = 0) -> str:

@@ -357,8 +357,10 @@ _q("files", "Inputs",
 
 _q("bad_input", "Bad input",
    """Lines that could not be used, per file and reason (malformed JSON, not a JSON object, non-UTF-8
-   bytes — replaced and the line kept —, missing or invalid `@timestamp`, line too long, truncated
-   compressed stream), with the count and the first line numbers. Not filtered.""",
+   bytes — replaced and the line kept —, missing or invalid `@timestamp`, `@timestamp` out of range
+   (before 1970 or from 2100 on), line too long, truncated compressed stream, damaged compressed
+   stream at a byte offset, events already read from another file), with the count and the first
+   line numbers. Not filtered.""",
    """SELECT path, reason, count, array_to_string(first_lines, ', ') AS first_lines
       FROM bad_input ORDER BY path, count DESC, reason""",
    "path reason count first_lines", filtered=False)

@@ -102,7 +102,9 @@ def parse_time(s: str | datetime | None, now: datetime) -> datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
-_AUTO_STEPS = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 180, 360, 720, 1440, 10080)]
+# Up to a year: events may span decades (1970 to 2099 is the sane range, inputs.TS_MIN/TS_MAX);
+# the timeline stays at most ~60 buckets whatever the span.
+_AUTO_STEPS = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 180, 360, 720, 1440, 10080, 43200, 525600)]
 
 
 def auto_interval(span: timedelta, max_buckets: int = 60) -> timedelta:

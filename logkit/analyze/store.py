@@ -11,6 +11,13 @@ Tables (``logkit query`` sees them all):
   path (rotation) is a new file.
 - ``bad_input`` — per file and reason, how many lines could not be used and the first line numbers.
 
+Each file's events, its ``files`` row and its ``bad_input`` counts are written in one transaction
+(a load killed at any point leaves the store as before that file). An event another file already
+gave — same ``event.id`` at the same ``@timestamp``, or for lines without an id the same content
+hash (``_hash``) at the same time — is removed by an anti-join before the commit: renames, copies
+and compressed rotations (``app.log.1`` → ``app.log.1.gz``) store nothing twice.
+Times outside 1970..2099 (inputs.TS_MIN/TS_MAX) are counted as bad input, never stored.
+
 Loading one file: DuckDB reads it (``read_ndjson`` with explicit column types: the fast path).
 Only when DuckDB refuses the file (malformed JSON, non-UTF-8 bytes, a cut gzip stream, a value of
 the wrong type) does the slow path run: Python reads the lines, counts the bad ones by reason, and
@@ -24,6 +31,7 @@ were complete, which would lose data silently.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -38,6 +46,7 @@ from .queries import REPORT_FIELDS
 from .columns import ALL_FIELDS, col, columns_sql, duck_type, field_expr, select_list
 
 TS = col("@timestamp")
+EVENT_ID = "event.id"
 
 
 @dataclass
@@ -49,6 +58,13 @@ class FileResult:
     compression: str = ""
     bad: inp.BadLines = field(default_factory=inp.BadLines)
     error: str = ""
+    #: Events not stored because another file already gave them (same ``event.id``, or the same
+    #: content for events without one); also counted in ``bad`` under :data:`DUPLICATE`.
+    duplicates: int = 0
+
+
+#: Reason (in ``bad_input``) for events another loaded file already holds.
+DUPLICATE = "already read from another file (same event.id and @timestamp, or same content)"
 
 
 @dataclass
@@ -67,6 +83,33 @@ class LoadResult:
 
 class NothingToRead(Exception):
     """No input could be read (and the store holds no events): exit code 2."""
+
+
+class StoreLocked(NothingToRead):
+    """Another process holds the store (DuckDB allows one writer process, or readers only).
+
+    A subclass of :class:`NothingToRead`, so every command that reports an unreadable input with
+    exit code 2 reports this the same way, in one line."""
+
+
+_PID = re.compile(r"\(PID (\d+)\)")
+
+
+def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(path, read_only=read_only)
+    except duckdb.Error as e:
+        msg = str(e)
+        if "lock" in msg.lower() or "different configuration" in msg:
+            m = _PID.search(msg)
+            who = f"process {m.group(1)}" if m else "another process"
+            raise StoreLocked(f"the store {path} is in use by {who} (a load or another command); "
+                              "try again when it is done") from None
+        raise
+
+
+def _ident(s: str) -> str:
+    return '"' + s.replace('"', '""') + '"'
 
 
 def _quote(s: str) -> str:
@@ -88,12 +131,19 @@ class Store:
         self.slim = (path is None and fields is None) if slim is None else slim
         self._tmp = tempfile.mkdtemp(prefix="logkit-analyze-")
         if path:
-            self.con = duckdb.connect(path, read_only=read_only)
+            try:
+                self.con = _connect(path, read_only)
+            except BaseException:
+                shutil.rmtree(self._tmp, ignore_errors=True)
+                raise
         else:
             self.con = duckdb.connect()
             # Compressed in-memory tables: 10M events in a few hundred MB instead of several GB.
-            self.con.execute("ATTACH ':memory:' AS lk (COMPRESS)")
-            self.con.execute("USE lk")
+            try:
+                self.con.execute("ATTACH ':memory:' AS lk (COMPRESS)")
+                self.con.execute("USE lk")
+            except duckdb.Error:  # DuckDB < 1.2 has no COMPRESS option: uncompressed, same results
+                pass
         c = self.con
         c.execute("SET TimeZone = 'UTC'")
         c.execute("SET preserve_insertion_order = false")
@@ -102,6 +152,14 @@ class Store:
             c.execute(f"SET memory_limit = {_quote(memory_limit)}")
         if threads:
             c.execute(f"SET threads = {int(threads)}")
+        try:
+            self._open(fields, read_only)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, fields, read_only: bool) -> None:
+        c = self.con
         existing = self._columns("events")
         if existing:
             self.fields = tuple(n for n in (fields or ALL_FIELDS) if n in existing) \
@@ -111,12 +169,45 @@ class Store:
                 for n in missing:  # a store made by an older logkit: add the new columns
                     c.execute(f"ALTER TABLE events ADD COLUMN {col(n)} {duck_type(n)}")
                 self.fields = self.fields + tuple(missing)
+                if "_hash" not in existing:  # made before loads were deduplicated
+                    c.execute("ALTER TABLE events ADD COLUMN _hash VARCHAR")
+            self._guard_range(read_only)
         else:
-            self.fields = tuple(fields or (ALL_FIELDS if path else REPORT_FIELDS))
+            self.fields = tuple(fields or (ALL_FIELDS if self.path else REPORT_FIELDS))
+            if EVENT_ID not in self.fields:
+                self.fields += (EVENT_ID,)  # duplicates across files are found by event.id
             if TS.strip('"') not in self.fields:
                 raise ValueError("the events table needs @timestamp")
             if not read_only:
                 self._create()
+
+    def _guard_range(self, read_only: bool) -> None:
+        """A store loaded by an older logkit may hold times outside the sane range (year 10000,
+        negative years), which Python cannot represent: every report over it would fail. Writable:
+        move them to ``bad_input``. Read-only: hide them behind a temporary view of the same name."""
+        bad = f"({TS} < {inp.TS_MIN_SQL} OR {TS} >= {inp.TS_MAX_SQL})"
+        try:
+            n = self.con.execute(f"SELECT count(*) FROM events WHERE {bad}").fetchone()[0]
+        except duckdb.Error:
+            return
+        if not n:
+            return
+        if read_only:
+            db = self.con.execute("SELECT current_database()").fetchone()[0]
+            self.con.execute(f"CREATE TEMP VIEW events AS SELECT * FROM {_ident(db)}.main.events WHERE NOT {bad}")
+            return
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for fid, path, k in self.con.execute(
+                    f"SELECT e._file_id, any_value(f.path), count(*) FROM events e LEFT JOIN files f "
+                    f"ON f.file_id = e._file_id WHERE {bad} GROUP BY 1").fetchall():
+                self._add_bad(fid, path or "", inp.OUT_OF_RANGE, k, [])
+                self.con.execute('UPDATE files SET events = events - ? WHERE file_id = ?', [k, fid])
+            self.con.execute(f"DELETE FROM events WHERE {bad}")
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
 
     # --- schema ----------------------------------------------------------------------------
     def _columns(self, table: str) -> list[str]:
@@ -129,7 +220,9 @@ class Store:
 
     def _create(self) -> None:
         cols = ", ".join(f"{col(n)} {duck_type(n)}" for n in self.fields)
-        self.con.execute(f"CREATE TABLE IF NOT EXISTS events ({cols}, _file_id INTEGER)")
+        # _hash: a content hash, only for events without an event.id (finds the same line read
+        # from two files: a copy, a compressed rotation).
+        self.con.execute(f"CREATE TABLE IF NOT EXISTS events ({cols}, _file_id INTEGER, _hash VARCHAR)")
         self.con.execute("""CREATE TABLE IF NOT EXISTS files (
             file_id INTEGER PRIMARY KEY, path VARCHAR, dev UBIGINT, ino UBIGINT, head_len INTEGER,
             head_hash VARCHAR, compression VARCHAR, format VARCHAR, size BIGINT, "offset" BIGINT,
@@ -248,68 +341,114 @@ class Store:
                 else:
                     n, cut = inp.decompress_to(src.real, src.compression, start, out)
                     if cut:
-                        fr.bad.add(inp.TRUNCATED, None)
+                        fr.bad.add(cut, None)
+        # Everything a file adds — its events, its row in `files`, its bad-input counts — is one
+        # transaction: a load killed at any point leaves the store as it was before this file, so
+        # the next load neither misses nor doubles anything.
+        self.con.execute("BEGIN TRANSACTION")
         try:
-            n = self._insert(target, comp, fid, fmt, strict=True)
-            if direct and os.stat(src.real).st_size != ident.size:
-                # The file grew while DuckDB read it: we cannot tell where it stopped. Redo from a
-                # snapshot of the bytes we measured.
-                self.con.execute("DELETE FROM events WHERE _file_id = ?", [fid])
-                raise _Redo()
-        except (duckdb.Error, _Redo) as e:
-            if direct and not isinstance(e, _Redo):
-                self.con.execute("DELETE FROM events WHERE _file_id = ?", [fid])
-            clean = os.path.join(self._tmp, f"clean-{fid}.ndjson")
-            with open(clean, "wb") as out:
-                if direct and src.compression == "none":
-                    snap = os.path.join(self._tmp, f"snap-{fid}.ndjson")
-                    with open(snap, "wb") as so:
-                        end = _copy_complete_lines(src.real, 0, ident.size, so)
-                    res = inp.scan(snap, "none", clean=out)
-                    os.unlink(snap)
-                elif direct:
-                    res = inp.scan(src.real, src.compression, clean=out)
-                else:
-                    res = inp.scan(target, "none", clean=out, line_base=base())
-            fr.bad.merge(res.bad)
-            n = self._insert(clean, "none", fid, fmt, strict=False) if res.good else 0
-            os.unlink(clean)
-            no_ts_lines = res.no_ts_lines
-        else:
-            no_ts_lines = None
-        if not direct:
             try:
-                os.unlink(target)
-            except OSError:
+                n = self._insert(target, comp, fid, fmt, strict=True)
+                if direct and os.stat(src.real).st_size != ident.size:
+                    # The file grew while DuckDB read it: we cannot tell where it stopped. Redo from
+                    # a snapshot of the bytes we measured.
+                    raise _Redo()
+            except (duckdb.Error, _Redo):
+                self.con.execute("ROLLBACK")
+                self.con.execute("BEGIN TRANSACTION")
+                clean = os.path.join(self._tmp, f"clean-{fid}.ndjson")
+                with open(clean, "wb") as out:
+                    if direct and src.compression == "none":
+                        snap = os.path.join(self._tmp, f"snap-{fid}.ndjson")
+                        with open(snap, "wb") as so:
+                            end = _copy_complete_lines(src.real, 0, ident.size, so)
+                        res = inp.scan(snap, "none", clean=out)
+                        os.unlink(snap)
+                    elif direct:
+                        res = inp.scan(src.real, src.compression, clean=out)
+                    else:
+                        res = inp.scan(target, "none", clean=out, line_base=base())
+                fr.bad.merge(res.bad)
+                n = self._insert(clean, "none", fid, fmt, strict=False) if res.good else 0
+                os.unlink(clean)
+                ts_lines = res.ts_lines
+            else:
+                ts_lines = None
+            dropped, lo, hi = self._drop_bad_times(src, fid, fr, ts_lines, direct)
+            n -= dropped
+            fr.duplicates = self._drop_duplicates(fid, lo, hi)
+            if fr.duplicates:
+                fr.bad.add(DUPLICATE, None, fr.duplicates)
+            n -= fr.duplicates
+            fr.events = n
+            offset = ident.size if src.compression != "none" else end
+            now = "now()"
+            if prior is None:
+                self.con.execute(
+                    f"INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {now}, {now})",
+                    [fid, src.path, ident.dev, ident.ino, ident.head_len, ident.head_hash, src.compression,
+                     fmt, ident.size, offset, n])
+            else:
+                self.con.execute(
+                    f'UPDATE files SET path = ?, size = ?, "offset" = ?, events = events + ?, '
+                    f"head_len = ?, head_hash = ?, last_loaded = {now} WHERE file_id = ?",
+                    [src.path, ident.size, offset, n, ident.head_len, ident.head_hash, fid])
+            for reason, count in fr.bad.counts.items():
+                self._add_bad(fid, src.path, reason, count, fr.bad.first.get(reason, []))
+            self.con.execute("COMMIT")
+        except BaseException:
+            try:
+                self.con.execute("ROLLBACK")
+            except duckdb.Error:
                 pass
-        missing = self.con.execute(f"SELECT count(*) FROM events WHERE _file_id = ? AND {TS} IS NULL",
-                                   [fid]).fetchone()[0]
-        if missing:
-            self.con.execute(f"DELETE FROM events WHERE _file_id = ? AND {TS} IS NULL", [fid])
-            if no_ts_lines is None:
-                if direct:
-                    no_ts_lines = inp.scan(src.real, src.compression, ts_only=True).no_ts_lines
-                else:
-                    no_ts_lines = []
-            fr.bad.add(inp.NO_TIMESTAMP, None, missing)
-            fr.bad.first[inp.NO_TIMESTAMP] = no_ts_lines[:inp.FIRST_LINES]
-            n -= missing
-        fr.events = n
-        offset = ident.size if src.compression != "none" else end
-        now = "now()"
-        if prior is None:
-            self.con.execute(
-                f"INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {now}, {now})",
-                [fid, src.path, ident.dev, ident.ino, ident.head_len, ident.head_hash, src.compression,
-                 fmt, ident.size, offset, n])
-        else:
-            self.con.execute(
-                f'UPDATE files SET path = ?, size = ?, "offset" = ?, events = events + ?, '
-                f"head_len = ?, head_hash = ?, last_loaded = {now} WHERE file_id = ?",
-                [src.path, ident.size, offset, n, ident.head_len, ident.head_hash, fid])
-        for reason, count in fr.bad.counts.items():
-            self._add_bad(fid, src.path, reason, count, fr.bad.first.get(reason, []))
+            raise
+        finally:
+            if not direct:
+                try:
+                    os.unlink(target)
+                except OSError:
+                    pass
         return fr
+
+    def _drop_bad_times(self, src: inp.Source, fid: int, fr: FileResult, ts_lines, direct: bool):
+        """Count and remove this file's events without a usable time: missing or unparsable
+        (NULL), or outside the sane range (:data:`inputs.TS_MIN`, :data:`inputs.TS_MAX`).
+        Returns (events removed, first and last time of the events kept)."""
+        bad = f"({TS} < {inp.TS_MIN_SQL} OR {TS} >= {inp.TS_MAX_SQL})"
+        missing, out, lo, hi = self.con.execute(
+            f"SELECT count(*) FILTER (WHERE {TS} IS NULL), count(*) FILTER (WHERE {bad}), "
+            f"min({TS}) FILTER (WHERE NOT {bad}), max({TS}) FILTER (WHERE NOT {bad}) "
+            f"FROM events WHERE _file_id = ?", [fid]).fetchone()
+        if not (missing or out):
+            return 0, lo, hi
+        self.con.execute(f"DELETE FROM events WHERE _file_id = ? AND ({TS} IS NULL OR {bad})", [fid])
+        if ts_lines is None:
+            ts_lines = inp.scan(src.real, src.compression, ts_only=True,
+                                ts_want={inp.NO_TIMESTAMP: missing, inp.OUT_OF_RANGE: out}).ts_lines \
+                if direct else {}
+        for reason, k in ((inp.NO_TIMESTAMP, missing), (inp.OUT_OF_RANGE, out)):
+            if k:
+                fr.bad.add(reason, None, k)
+                fr.bad.first[reason] = list(ts_lines.get(reason, []))[:inp.FIRST_LINES]
+        return missing + out, lo, hi
+
+    def _drop_duplicates(self, fid: int, lo, hi) -> int:
+        """Remove this file's events another file already gave: same ``event.id`` at the same time
+        (or, without an id, the same content hash at the same time). Within one file nothing is
+        removed: two identical lines there are two events.
+
+        An anti-join in SQL, restricted to this file's time range [lo, hi], so the zone maps of the
+        ``@timestamp`` column skip every row group of other times: no per-row Python."""
+        if lo is None:
+            return 0
+
+        def key(t: str) -> str:
+            return f"coalesce({t}.{col(EVENT_ID)}, {t}._hash)" if EVENT_ID in self.fields else f"{t}._hash"
+        return self.con.execute(
+            f"DELETE FROM events AS e WHERE e._file_id = ? AND e.{TS} BETWEEN ? AND ? AND EXISTS ("
+            f"SELECT 1 FROM events AS o WHERE o._file_id <> ? AND o.{TS} BETWEEN ? AND ? "
+            f"AND o.{TS} = e.{TS} AND {key('o')} = {key('e')})",
+            [fid, lo, hi, fid, lo, hi]).fetchone()[0]
 
     def _add_bad(self, fid: int, path: str, reason: str, count: int, lines: list[int]) -> None:
         row = self.con.execute("SELECT count, first_lines FROM bad_input WHERE file_id = ? AND reason = ?",
@@ -331,8 +470,13 @@ class Store:
             keep = (f"({field_expr('event.outcome', root=root)} = 'failure' OR "
                     f"{field_expr('log.level', root=root)} IN ('error', 'critical'))")
             sel = sel.replace(msg, f"CASE WHEN {keep} THEN {field_expr('message', root=root)} END AS {col('message')}")
-        sql = (f"INSERT INTO events ({', '.join(col(n) for n in self.fields)}, _file_id) "
-               f"SELECT {sel}, {int(fid)} "
+        # The content hash of an event without an id: every stored field, as read (before slimming).
+        parts = ", ".join(f"coalesce(CAST({field_expr(n, root=root)} AS VARCHAR), '\\N')" for n in self.fields)
+        h = f"md5(concat_ws(chr(31), {parts}))"
+        if EVENT_ID in self.fields:
+            h = f"CASE WHEN {field_expr(EVENT_ID, root=root)} IS NULL THEN {h} END"
+        sql = (f"INSERT INTO events ({', '.join(col(n) for n in self.fields)}, _file_id, _hash) "
+               f"SELECT {sel}, {int(fid)}, {h} "
                f"FROM read_ndjson({_quote(path)}, columns={columns_sql(self.fields, root=root)}, "
                f"compression={_quote(compression)}, ignore_errors={'false' if strict else 'true'}, "
                f"maximum_object_size={inp.MAX_LINE + 1024})")

@@ -35,6 +35,7 @@ def analyze(inputs, db, es_url, index, since, until, service, domain, by, top, s
     """
     from ..analyze import NothingToRead, analyze as run
     from ..analyze.render import render
+    from ..analyze.escape import terminal
     from ..analyze.report import SECTIONS, empty_window_message
     if section and section not in SECTIONS:
         fail(f"--section must be one of: {', '.join(SECTIONS)}")
@@ -61,8 +62,14 @@ def analyze(inputs, db, es_url, index, since, until, service, domain, by, top, s
         click.echo(f"logkit analyze: {empty}", err=True)
     if report.input_errors:
         for k, v in report.input_errors.items():
-            click.echo(f"logkit analyze: {k}: {v}", err=True)
-    bad = sum(r[2] for r in report.sections["bad_input"].rows) if "bad_input" in report.sections else 0
+            click.echo(f"logkit analyze: {terminal(k)}: {terminal(v)}", err=True)
+    from ..analyze.store import DUPLICATE
+    rows = report.sections["bad_input"].rows if "bad_input" in report.sections else []
+    bad = sum(r[2] for r in rows if r[1] != DUPLICATE)
+    dup = sum(r[2] for r in rows if r[1] == DUPLICATE)
+    if dup:
+        click.echo(f"logkit analyze: {dup} event(s) read twice (same event.id or content in another file) "
+                   "counted once", err=True)
     if bad:
         click.echo(f"logkit analyze: {bad} bad line(s) skipped or repaired: see the bad input section", err=True)
     sys.exit(0)

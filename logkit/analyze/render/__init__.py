@@ -91,8 +91,8 @@ def render(report: Report, fmt: str, out: TextIO, *, section: str | None = None,
         d = report.to_dict()
         if section:
             d["sections"] = {section: d["sections"].get(section, [])}
-        out.write(orjson.dumps(d, default=_json_default, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
-                               ).decode() + "\n")
+        out.write(escape.json_text(orjson.dumps(d, default=_json_default,
+                                               option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()) + "\n")
     elif fmt == "csv":
         w = csv.writer(out, lineterminator="\n")
         for s in sections:
@@ -169,8 +169,8 @@ def render_rows(columns: Sequence[str], rows: Sequence[tuple], fmt: str, out: Te
                 title: str = "query") -> None:
     """Output of ``logkit query`` in any format."""
     if fmt == "json":
-        out.write(orjson.dumps([dict(zip(columns, (_plain(v) for v in r))) for r in rows],
-                               default=_json_default, option=orjson.OPT_INDENT_2).decode() + "\n")
+        out.write(escape.json_text(orjson.dumps([dict(zip(columns, (_plain(v) for v in r))) for r in rows],
+                                                default=_json_default, option=orjson.OPT_INDENT_2).decode()) + "\n")
     elif fmt == "csv":
         write_csv_rows(csv.writer(out, lineterminator="\n"), columns, rows)
     elif fmt == "markdown":
