@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--name", default="node-1")
     st.add_argument("--cluster-name", default=None)
     st.add_argument("--wait", default="yellow", choices=["yellow", "green", "none"])
-    st.add_argument("--timeout", type=float, default=120)
+    st.add_argument("--timeout", type=float, default=float(os.environ.get("LOGKIT_ES_START_TIMEOUT", 300)))
     sp = sub.add_parser("stop")
     sp.add_argument("--dir", required=True)
     sp.add_argument("--timeout", type=float, default=20)
