@@ -22,6 +22,7 @@ _UNITS = (
     r"(?:[KMGTP]i?B|[kKMGTP]b|B|bytes?|ns|us|µs|ms|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?|days?)"
 )
 _NUM = r"[-+]?\d+(?:[.,]\d+)?"
+_HTTP_METHOD = r"(?:GET|HEAD|POST|PUT|DELETE|CONNECT|OPTIONS|TRACE|PATCH)"
 
 _ALTERNATIVES = [
     # URLs with a scheme, then e-mail addresses.
@@ -53,7 +54,10 @@ _ALTERNATIVES = [
     rf"{_PIECE_START}\d{{1,2}}:\d{{2}}(?::\d{{2}}(?:[.,]\d+)?)?{_PIECE_END}",
     r"\b0[xX][0-9a-fA-F]+\b",
     # Quoted strings with whitespace inside: they would otherwise change the token count.
-    r"(?<!\w)\"[^\"\n]{0,256}\s[^\"\n]{0,256}\"",
+    # Not an HTTP request line (`"GET /path HTTP/1.1"`, the common/combined access-log
+    # format): its method names the event, and its path and version are masked piece by
+    # piece like any other token.
+    r"(?<!\w)\"(?!" + _HTTP_METHOD + r" )[^\"\n]{0,256}\s[^\"\n]{0,256}\"",
     r"(?<!\w)'[^'\n]{0,256}\s[^'\n]{0,256}'(?!\w)",
     # Numbers with dots (floats, versions, dotted ids) as one variable.
     rf"{_PIECE_START}[-+]?\d+(?:\.\d+)+{_PIECE_END}",

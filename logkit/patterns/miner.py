@@ -502,6 +502,33 @@ def _looks_variable(value: str) -> bool:
 
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][.-][A-Za-z]")
+#: A column with more than `split_max_values` (up to this many) distinct words still splits
+#: when it behaves like an enumeration (`_enum_like`).
+ENUM_MAX_VALUES = 8
+_ENUM_WORD_RE = re.compile(r"[A-Za-z][A-Za-z_]*")
+_BOOL_RE = re.compile(r"(?<![A-Za-z])(?:true|false|True|False|TRUE|FALSE)(?![A-Za-z])")
+
+
+def _boolean_only(values) -> bool:
+    # `overlap:true` / `overlap:false`: a flag's value, not another event, however few
+    # values it takes.
+    if not any(_BOOL_RE.search(v) for v in values):
+        return False
+    return len({_BOOL_RE.sub("", v) for v in values}) == 1
+
+
+def _enum_like(group, pos, values, seqs) -> bool:
+    """A column of 4 to ENUM_MAX_VALUES words is a closed set (lifecycle states, commands)
+    rather than a variable (user names) when every value is a bare alphabetic word and every
+    value recurs: a variable with a handful of values in a sample has one-off values."""
+    for v in values:
+        if _ENUM_WORD_RE.fullmatch(v) is None:
+            return False
+    per_value: dict[str, int] = {}
+    for s in group:
+        per_value[s[pos]] = per_value.get(s[pos], 0) + seqs[s]
+    counts = per_value.values()
+    return min(counts) >= 2 and max(counts) * 2 <= sum(counts)
 
 
 def regroup(counts: dict[tuple[str, ...], int], split_max_values: int = SPLIT_MAX_VALUES):
@@ -577,7 +604,7 @@ def _regroup_length(seqs: dict[tuple[str, ...], int], split_max_values: int):
                     candidates.append((len(values), pos, values))
             candidates.sort(key=_FIRST_TWO)
             for nvalues, pos, values in candidates:
-                if nvalues > split_max_values:
+                if nvalues > ENUM_MAX_VALUES:
                     break  # sorted by the number of values: no later one qualifies
                 # Few distinct plain words: an enumerated constant (a state, a verb), so
                 # the column splits the group; masked values or many words: a variable.
@@ -588,6 +615,10 @@ def _regroup_length(seqs: dict[tuple[str, ...], int], split_max_values: int):
                     if isvar:
                         break
                 else:
+                    if _boolean_only(values):
+                        continue
+                    if nvalues > split_max_values and not _enum_like(group, pos, values, seqs):
+                        continue
                     column = pos
                     break
             if column is not None:
