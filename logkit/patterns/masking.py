@@ -148,6 +148,13 @@ def has_ascii_digit(text: str) -> bool:
     return not _ASCII_DIGITS.isdisjoint(text)
 
 
+def masks_like_normal_form(message: str) -> bool:
+    """True when every text with the same `normalize` form masks exactly like `message`
+    (its masked form keeps no digit; see the comment above `normalize`): such texts may be
+    counted together before mining."""
+    return not has_ascii_digit(mask(message))
+
+
 def _address(token: str) -> bool:
     """True when `token` is all one IPv4 address (`/1.2.3.4`, `1.2.3.4:80`) or all one
     host with a port (`proxy.example.com:5070`, first character a letter): then

@@ -214,6 +214,30 @@ class TemplateMiner:
         self._finalize()  # sets .final on every stored sequence and overflow cluster
         return list(map(_FINAL, units))
 
+    def mine_counts(self, items: Iterable[tuple[str, int]]) -> list[tuple[str, str]]:
+        """Like ``mine``, where each ``(message, n)`` stands for ``n`` copies of ``message``:
+        the final ids are those ``mine`` gives for the messages repeated, since the final pass
+        reads only the distinct sequences and their counts. For a caller that has already
+        counted its messages (the report groups failures in SQL first)."""
+        self._final = None
+        units: list = []
+        append = units.append
+        add = self._add
+        for message, n in items:
+            n = int(n)
+            if n < 1:
+                raise ValueError(f"count of {message!r} must be >= 1, got {n}")
+            _, unit, _ = add(message)
+            if n > 1:
+                if type(unit) is _Seq:
+                    unit.count += n - 1
+                else:  # a message past the sequence cap counts in its online cluster
+                    unit.overflow += n - 1
+                self.messages += n - 1
+            append(unit)
+        self._finalize()
+        return list(map(_FINAL, units))
+
     def _add(self, message: str, norm: bytes | None = None) -> tuple[_Cluster, _Seq | _Cluster, bool]:
         if norm is None:
             self.messages += 1
