@@ -38,7 +38,7 @@ from .masking import WILDCARD, TokenMasker, collapse, has_ascii_digit, mask, nor
 W = WILDCARD
 #: One configuration for every log source: these two numbers were fixed once on the public
 #: Loghub systems and are never tuned per source (see docs/patterns.md).
-SIMILARITY = 0.5
+SIMILARITY = 0.7
 SPLIT_MAX_VALUES = 3
 
 OVERFLOW_TEMPLATE = W
