@@ -435,3 +435,30 @@ def test_boolean_values_are_variables_even_with_two_values():
     # Plain two-valued words still split (start/stop events).
     final = TemplateMiner().mine([f"service {w} succeeded" for w in ["startup"] * 5 + ["shutdown"] * 3])
     assert len({tid for tid, _ in final}) == 2
+
+
+def test_benchmark_script_scores_a_heldout_set_separately(tmp_path, capsys):
+    tune, held = tmp_path / "tune", tmp_path / "held"
+    tune.mkdir()
+    held.mkdir()
+    (tune / "Crawler").symlink_to(FIXTURE / "Crawler")
+    (held / "WebShop").symlink_to(FIXTURE / "WebShop")
+    out = tmp_path / "r.json"
+    bench = _bench()
+    assert bench.main(["--data", str(tune), "--heldout", str(held), "--repeat", "1", "--no-drain3",
+                       "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Tuning set" in text and "Held-out set" in text
+    doc = json.loads(out.read_text())
+    assert [r["system"] for r in doc["sets"]["tuning"]["systems"]] == ["Crawler"]
+    assert [r["system"] for r in doc["sets"]["heldout"]["systems"]] == ["WebShop"]
+    assert 0.0 <= doc["sets"]["heldout"]["average"]["logkit"]["streaming_ga"] <= 1.0
+    # A missing held-out folder is said, on stderr and in the JSON, not skipped silently.
+    assert bench.main(["--data", str(tune), "--heldout", str(tmp_path / "nope"), "--repeat", "1",
+                       "--no-drain3", "--json", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "MISSING" in captured.err and "MISSING" in captured.out
+    assert "MISSING" in json.loads(out.read_text())["heldout_note"]
+    # The same system in both sets is an error.
+    (held / "Crawler").symlink_to(FIXTURE / "Crawler")
+    assert bench.main(["--data", str(tune), "--heldout", str(held), "--no-drain3"]) == 2
