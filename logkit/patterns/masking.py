@@ -406,6 +406,34 @@ class TokenMasker:
             self.kept = spans
         return out
 
+    def learn(self, ntoks: list[str], message: str) -> bool:
+        """Classify the tokens of a message that neither `tok` nor `sens` knows, as `pieces`
+        would, without the rest of its work (the known tokens, the windows). False when a
+        token's mask keeps a digit (`ssh2`) or the raw tokens do not line up with `ntoks`: the
+        caller then takes `tokens`, which also notes where the kept digits are."""
+        rtoks = message.split()
+        if len(rtoks) != len(ntoks):
+            return False
+        tok, sens, kinds_get = self.tok, self.sens, self.kinds.get
+        for ntok, rtok in zip(ntoks, rtoks):
+            if ntok in tok or ntok in sens:
+                continue
+            kinds = kinds_get(ntok)
+            if kinds is None:
+                if is_plain_word(ntok):
+                    kinds = ""
+                else:
+                    kinds = sensitivity(ntok)
+                    self._store(self.kinds, ntok, kinds)
+            if kinds:
+                self._store(sens, ntok, marker(ntok, kinds))
+                continue
+            masked = mask_token(rtok)
+            if has_ascii_digit(masked):
+                return False
+            self._store(tok, ntok, masked)
+        return True
+
     def windowed(self, key: tuple, ntoks: list[str], norm: str) -> tuple[str, ...] | None:
         """``tokens(message)`` from `key`, the per-token key of the message: the masked
         token (`tok`) of every token that is not sensitive, the `marker` of every one that
@@ -482,6 +510,8 @@ class TokenMasker:
 
 def _merge_spans(spans: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
     """Overlapping or touching (lo, hi) token ranges merged, in order."""
+    if not spans:
+        return ()
     spans = sorted(spans)
     merged = [list(spans[0])]
     for lo, hi in spans[1:]:

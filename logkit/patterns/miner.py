@@ -267,9 +267,16 @@ class TemplateMiner:
                 # Sensitive tokens are not in `tok`: put their markers in, and if every
                 # token is then known, mask only the windows (TokenMasker.windowed).
                 skey = tuple(map(masker.sens.get, ntoks, key))
-                tokens = masker.windowed(skey, ntoks, text) if None not in skey else None
-                if tokens is None:
-                    tokens = masker.tokens(message, text)
+                if None in skey and masker.learn(ntoks, message):
+                    # New tokens: classify just those, then take the same cached route.
+                    key = tuple(map(masker.tok.get, ntoks))
+                    skey = tuple(map(masker.sens.get, ntoks, key)) if None in key else None
+                if skey is None:  # every token known and none sensitive
+                    tokens = collapse(key)
+                else:
+                    tokens = masker.windowed(skey, ntoks, text) if None not in skey else None
+                    if tokens is None:
+                        tokens = masker.tokens(message, text)
                 tokens = _truncate(tokens, self.max_tokens)
             else:
                 tokens = _truncate(collapse(key), self.max_tokens)
