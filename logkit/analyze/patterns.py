@@ -16,7 +16,7 @@ first seen, so "new" survives the events themselves being pruned.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from ..patterns import TemplateMiner, template_id
 from ..patterns.masking import masks_like_normal_form
@@ -76,7 +76,8 @@ _GROUPED = f"""WITH e AS ({{events}}), n AS (SELECT *, {{key}} AS key FROM e)
     FROM n {{where}} GROUP BY kind, key ORDER BY all_first, kind, key"""
 
 
-def _grouped_failures(con, flt: Q.Filters, prev_since: datetime | None) -> list[tuple]:
+def _grouped_failures(con, flt: Q.Filters, prev_since: datetime | None,
+                      exact: Callable[[str], bool] = masks_like_normal_form) -> list[tuple]:
     """The failures of ``failure_events`` counted per (kind, message form); a form whose
     messages may mask differently (a digit survives masking, `ssh2`) is counted per message.
     Rows as ``_GROUPED`` selects them, oldest first."""
@@ -86,7 +87,7 @@ def _grouped_failures(con, flt: Q.Filters, prev_since: datetime | None) -> list[
     events = events[:cut].replace("__WHERE_NO_SINCE__", w)
     params.update(since=flt.since, prev_since=prev_since)
     rows = con.execute(_GROUPED.format(events=events, key=_NORM, where=""), params).fetchall()
-    inexact = [r[1] for r in rows if not masks_like_normal_form(r[2])]
+    inexact = [r[1] for r in rows if not exact(r[2])]
     if not inexact:
         return rows
     drop = set(inexact)
@@ -111,11 +112,12 @@ def failure_patterns(con, flt: Q.Filters, *, top: int | None = 20, prev_since: d
         cols, rows = Q.run(con, "failure_patterns", flt, top=top, prev_since=prev_since)
         ti = cols.index("template")
         return COLUMNS, [(pattern_id(r[0], r[ti]),) + tuple(r) for r in rows]
-    forms = _grouped_failures(con, flt, prev_since)
     known = _known(con)
     if miner is None:
         miner = TemplateMiner()
         miner.load([(m, t) for (_, t, m, _) in known.values() if m])
+    forms = _grouped_failures(con, flt, prev_since,
+                              getattr(miner, "masks_like_normal_form", None) or masks_like_normal_form)
     if hasattr(miner, "mine_counts"):
         # final ids, after the miner settles its groups
         assigned = miner.mine_counts((r[2], r[3]) for r in forms)
