@@ -462,3 +462,19 @@ def test_benchmark_script_scores_a_heldout_set_separately(tmp_path, capsys):
     # The same system in both sets is an error.
     (held / "Crawler").symlink_to(FIXTURE / "Crawler")
     assert bench.main(["--data", str(tune), "--heldout", str(held), "--no-drain3"]) == 2
+
+
+def test_streaming_ids_stay_stable_when_the_template_widens():
+    m = TemplateMiner()
+    first = m.add("cache miss for key users")
+    widened = m.add("cache miss for key orders")
+    assert widened.template_id == first.template_id and widened.template == "cache miss for key <*>"
+    assert m.add("cache miss for key users").template_id == first.template_id
+    # A message sharing less than the online similarity starts its own cluster.
+    other = m.add("cache flushed by admin users")
+    assert other.is_new and other.template_id != first.template_id
+    # Re-seeded with yesterday's templates, a live tail gives yesterday's ids at once.
+    today = TemplateMiner()
+    today.load(m.dump())
+    final_id = m.templates()[0].id
+    assert today.add("cache miss for key carts").template_id == final_id
