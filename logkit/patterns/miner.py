@@ -17,7 +17,9 @@ Two stages (docs/patterns.md has the figures behind each choice):
    the same logging call occur exactly as often as each other); sequences with the same
    constant part form a group, and inside a group a column that takes at most
    ``SPLIT_MAX_VALUES`` distinct words splits the group (an enumerated constant such as a
-   state name), while a column with more values, or with masked values, becomes ``<*>``.
+   state name), and so does a column of up to ``ENUM_MAX_VALUES`` words that behaves like an
+   enumeration (``_enum_like``), while a column with more values, with masked values, or
+   whose values differ only in ``true``/``false``, becomes ``<*>``.
 
 Template ids are the first 12 hex digits of the BLAKE2b hash of the template text, so the
 same template has the same id in any process, except where a known template (``load``)
@@ -36,8 +38,9 @@ from . import masking as _masking
 from .masking import WILDCARD, TokenMasker, collapse, has_ascii_digit, mask, normalize_bytes
 
 W = WILDCARD
-#: One configuration for every log source: these two numbers were fixed once on the public
-#: Loghub systems and are never tuned per source (see docs/patterns.md).
+#: One configuration for every log source: these numbers (and ENUM_MAX_VALUES below) were
+#: fixed once on the 8 shared Loghub systems and are never tuned per source; 8 other
+#: Loghub systems are held out to measure them (see docs/patterns.md).
 SIMILARITY = 0.7
 SPLIT_MAX_VALUES = 3
 
