@@ -81,7 +81,7 @@ class _Cluster:
         # (position, word) of every constant position, and the number of <*>: the online
         # similarity is then one set intersection in C instead of a Python loop per token
         # (a new sequence is compared with up to 64 clusters). Kept in step by _generalize.
-        self.pairs = {(i, t) for i, t in enumerate(tokens) if t != W}
+        self.pairs = set(enumerate(tokens)) - _wild(len(tokens))
         self.nwild = len(tokens) - len(self.pairs)
         self.example = example
         self.known = known
@@ -91,6 +91,17 @@ class _Cluster:
         # template widens), and the final (id, template) after `_finalize`.
         self.match: Match | None = None
         self.final: tuple[str, str] | None = None
+
+
+_WILD: dict[int, frozenset] = {}
+
+
+def _wild(n: int) -> frozenset:
+    """{(0, <*>), ..., (n - 1, <*>)}: subtracted from a token set in C, it leaves the constants."""
+    w = _WILD.get(n)
+    if w is None:
+        w = _WILD[n] = frozenset((i, W) for i in range(n))
+    return w
 
 
 class _Seq:
