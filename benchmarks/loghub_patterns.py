@@ -13,10 +13,16 @@ by side in one process:
 Metrics: grouping accuracy (GA), parsing accuracy (PA), throughput (messages per second,
 in-process, median of --repeat runs, a fresh miner per run, after a warm-up on the first
 200 messages; logkit's `msg/s` includes its final pass, `stream msg/s` is `add()` per
-message with no final pass, the mode Drain3 runs in). The data is read from the shared
-folder and is never copied into the project.
+message with no final pass, the mode Drain3 runs in; `stream GA` scores those ids). The
+data is read where it lies and is never copied into the project.
 
-    python benchmarks/loghub_patterns.py [--data DIR] [--labels corrected|original]
+Two sets, scored in the same run: `--data` (the 8 Loghub-2k systems of the shared folder,
+the set the miner's one configuration was tuned on) and `--heldout` (the other 8 Loghub-2k
+systems, which the miner was not tuned on: e.g. `data/loghub_2k_corrected` of the public
+repository logpai/logparser, without the 8 shared systems). Each set gets its own table
+and averages; a missing held-out folder is reported, not silently skipped.
+
+    python benchmarks/loghub_patterns.py [--data DIR] [--heldout DIR] [--labels corrected|original]
         [--repeat 5] [--json FILE|-]
 """
 from __future__ import annotations
@@ -32,7 +38,17 @@ from collections import defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "loghub_2k"
+
+
+def _default_data() -> Path:
+    # The shared folder sits next to the checkout (or next to the folder of work trees).
+    for base in (REPO.parent, REPO.parent.parent):
+        if (base / "shared" / "data" / "loghub_2k").is_dir():
+            return base / "shared" / "data" / "loghub_2k"
+    return REPO.parent / "shared" / "data" / "loghub_2k"
+
+
+DEFAULT_DATA = _default_data()
 
 # Per-system settings of the published Drain benchmark, as given in logpai/logparser,
 # file logparser/Drain/benchmark.py (`benchmark_settings`: regex, st, depth; the log formats
@@ -152,28 +168,8 @@ def timed(fn, contents, repeat: int):
     return result, statistics.median(speeds)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                    help="folder of Loghub-style system folders (default: ../shared/data/loghub_2k)")
-    ap.add_argument("--labels", choices=["corrected", "original"], default="corrected",
-                    help="corrected: *_structured_corrected.csv when present (default)")
-    ap.add_argument("--repeat", type=int, default=3, help="timed runs per miner (median)")
-    ap.add_argument("--json", metavar="FILE", help="also write the results as JSON ('-' = stdout)")
-    ap.add_argument("--no-drain3", action="store_true", help="score logkit only")
-    args = ap.parse_args(argv)
-
-    if not args.data.is_dir():
-        print(f"error: data folder {args.data} not found; pass --data DIR (a folder of "
-              f"<System>/<System>*_structured[_corrected].csv files)", file=sys.stderr)
-        return 2
-    systems = discover(args.data, args.labels)
-    if not systems:
-        print(f"error: no <System>/*_structured*.csv files under {args.data}", file=sys.stderr)
-        return 2
-    logging.getLogger("drain3").setLevel(logging.WARNING)  # drain3 logs every cluster change at INFO
-    repeat = max(1, args.repeat)
-
+def score(systems, repeat: int, drain: bool) -> tuple[list[dict], dict]:
+    """Per-system results and averages of one set of systems."""
     results = []
     for name, path in systems:
         contents, event_ids, event_templates = read_structured(path)
@@ -188,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             "streaming_ga": grouping_accuracy(stream_ids, event_ids),
             "stream_msgs_per_s": stream_speed,
         }
-        if not args.no_drain3:
+        if drain:
             (ids, templates), speed = timed(lambda c: _drain3(c, None), contents, repeat)
             row["drain3_default"] = {
                 "ga": grouping_accuracy(ids, event_ids),
@@ -207,24 +203,85 @@ def main(argv: list[str] | None = None) -> int:
                 }
         results.append(row)
 
-    miners = ["logkit"] + ([] if args.no_drain3 else ["drain3_default", "drain3_benchmark"])
+    miners = ["logkit"] + (["drain3_default", "drain3_benchmark"] if drain else [])
     average = {}
     for m in miners:
         scored = [r[m] for r in results if m in r]
         if scored:
-            keys = ("ga", "pa", "msgs_per_s") + (("stream_msgs_per_s",) if m == "logkit" else ())
+            keys = ("ga", "pa", "msgs_per_s") + (("streaming_ga", "stream_msgs_per_s") if m == "logkit" else ())
             average[m] = {k: statistics.fmean(s[k] for s in scored) for k in keys}
             # Throughput over all the systems together: total messages / total time (the
             # harmonic mean of the per-system rates; a fast system cannot hide a slow one).
-            for k in keys[2:]:
-                average[m][k.replace("msgs_per_s", "pooled_msgs_per_s")] = statistics.harmonic_mean(
-                    [s[k] for s in scored]
-                )
+            for k in keys:
+                if "msgs_per_s" in k:
+                    average[m][k.replace("msgs_per_s", "pooled_msgs_per_s")] = statistics.harmonic_mean(
+                        [s[k] for s in scored]
+                    )
             average[m]["systems"] = len(scored)
-    print(markdown(results, average, miners, args, repeat))
+    return results, average
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                    help="folder of Loghub-style system folders, the tuning set (default: shared/data/loghub_2k)")
+    ap.add_argument("--heldout", type=Path, default=None,
+                    help="folder of the held-out systems (scored separately; not part of the project)")
+    ap.add_argument("--labels", choices=["corrected", "original"], default="corrected",
+                    help="corrected: *_structured_corrected.csv when present (default)")
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs per miner (median)")
+    ap.add_argument("--json", metavar="FILE", help="also write the results as JSON ('-' = stdout)")
+    ap.add_argument("--no-drain3", action="store_true", help="score logkit only")
+    args = ap.parse_args(argv)
+
+    if not args.data.is_dir():
+        print(f"error: data folder {args.data} not found; pass --data DIR (a folder of "
+              f"<System>/<System>*_structured[_corrected].csv files)", file=sys.stderr)
+        return 2
+    systems = discover(args.data, args.labels)
+    if not systems:
+        print(f"error: no <System>/*_structured*.csv files under {args.data}", file=sys.stderr)
+        return 2
+    heldout: list = []
+    heldout_note = None
+    if args.heldout is None:
+        heldout_note = ("held-out set: not given (--heldout DIR); only the tuning set is scored, "
+                        "so these figures say nothing about logs the miner was not tuned on")
+    elif not args.heldout.is_dir() or not discover(args.heldout, args.labels):
+        heldout_note = f"held-out set: MISSING, no <System>/*_structured*.csv under {args.heldout}"
+    else:
+        heldout = discover(args.heldout, args.labels)
+        overlap = {n for n, _ in heldout} & {n for n, _ in systems}
+        if overlap:
+            print(f"error: systems in both --data and --heldout: {', '.join(sorted(overlap))}", file=sys.stderr)
+            return 2
+    if heldout_note:
+        print(f"note: {heldout_note}", file=sys.stderr)
+    logging.getLogger("drain3").setLevel(logging.WARNING)  # drain3 logs every cluster change at INFO
+    repeat = max(1, args.repeat)
+    miners = ["logkit"] + ([] if args.no_drain3 else ["drain3_default", "drain3_benchmark"])
+
+    sets = {"tuning": (args.data, systems)}
+    if heldout:
+        sets["heldout"] = (args.heldout, heldout)
+    doc = {"labels": args.labels, "repeat": repeat, "sets": {}}
+    out = []
+    for key, (folder, members) in sets.items():
+        results, average = score(members, repeat, not args.no_drain3)
+        title = ("Tuning set (the configuration was chosen on these)" if key == "tuning"
+                 else "Held-out set (never used to choose anything)")
+        out.append(f"### {title}: {folder.name}, {len(results)} systems\n")
+        out.append(markdown(results, average, miners, args, repeat))
+        out.append("")
+        doc["sets"][key] = {"data": str(folder), "systems": results, "average": average}
+    if heldout_note:
+        out.append(f"({heldout_note})")
+        doc["heldout_note"] = heldout_note
+    print("\n".join(out))
     if args.json:
-        doc = {"data": str(args.data), "labels": args.labels, "repeat": repeat,
-               "systems": results, "average": average}
+        # The tuning set keeps its old top-level keys for readers of earlier files.
+        doc.update(data=str(args.data), systems=doc["sets"]["tuning"]["systems"],
+                   average=doc["sets"]["tuning"]["average"])
         text = json.dumps(doc, indent=2)
         if args.json == "-":
             print(text)
@@ -240,7 +297,7 @@ def markdown(results, average, miners, args, repeat) -> str:
     for m in miners:
         head += [f"{titles[m]} GA", f"{titles[m]} PA", f"{titles[m]} msg/s"]
         if m == "logkit":
-            head.append("logkit stream msg/s")
+            head += ["logkit stream GA", "logkit stream msg/s"]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
 
     def cells(r):
@@ -249,7 +306,7 @@ def markdown(results, average, miners, args, repeat) -> str:
             s = r.get(m)
             out += ([f"{s['ga']:.3f}", f"{s['pa']:.3f}", f"{s['msgs_per_s']:,.0f}"] if s else ["n/a"] * 3)
             if m == "logkit":
-                out.append(f"{s['stream_msgs_per_s']:,.0f}")
+                out += [f"{s['streaming_ga']:.3f}", f"{s['stream_msgs_per_s']:,.0f}"]
         return out
 
     for r in results:
@@ -259,6 +316,10 @@ def markdown(results, average, miners, args, repeat) -> str:
     lines.append("")
     lines.append(f"labels: {args.labels}; throughput: in-process, median of {repeat} runs; "
                  f"logkit streaming-id GA (ids as messages arrive, no final pass): {stream:.3f}")
+    if "drain3_default" in average and "drain3_benchmark" in average:
+        worse = [r["system"] for r in results
+                 if "drain3_benchmark" in r and r["logkit"]["ga"] < r["drain3_benchmark"]["ga"]]
+        lines.append(f"logkit GA below Drain3 with the benchmark's settings on: {', '.join(worse) or 'no system'}")
     if "drain3_default" in average:
         lk, d3 = average["logkit"], average["drain3_default"]
         per_system = [r["logkit"]["msgs_per_s"] / r["drain3_default"]["msgs_per_s"] for r in results]

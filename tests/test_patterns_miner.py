@@ -392,3 +392,89 @@ def test_token_shortcuts_equal_regex():
         assert mask_token(tok) == mask(tok), tok
         if is_plain_word(tok):
             assert sensitivity(tok) == "", tok
+
+
+# -- closed sets of words: what splits and what merges in the final pass ----------------------
+
+
+def test_http_request_line_keeps_its_method():
+    assert mask('10.1.1.1 "GET /v2/a1b2/servers/detail HTTP/1.1" status: 200') == \
+        '<*> "GET <*> HTTP/<*>" status: <*>'
+    # Other quoted strings with whitespace are still one variable.
+    assert mask('title "Get 2 items now" parsed') == "title <*> parsed"
+    lines = [f'10.1.1.{i % 7} "{verb} /v2/{i:x}/servers HTTP/1.1" status: 200 len: {i * 13} time: 0.{i}'
+             for i, verb in enumerate(["GET"] * 30 + ["POST"] * 6 + ["DELETE"] * 3)]
+    ids = [tid for tid, _ in TemplateMiner().mine(lines)]
+    assert len(set(ids[:30])) == len(set(ids[30:36])) == len(set(ids[36:])) == 1
+    assert len(set(ids)) == 3
+
+
+def test_recurring_alphabetic_states_split_but_names_with_one_offs_do_not():
+    rng = random.Random(2)
+    states = ["Started"] * 20 + ["Paused"] * 20 + ["Resumed"] * 40 + ["Stopped"] * 20
+    rng.shuffle(states)
+    lines = [f"[instance: {rng.getrandbits(64):x}] VM {s} (Lifecycle Event)" for s in states]
+    final = TemplateMiner().mine(lines)
+    assert {t for _, t in final} == {f"[instance: <*>] VM {s} (Lifecycle Event)" for s in set(states)}
+    # Five user names, one of them seen once: a variable, one template.
+    users = ["cyrus"] * 9 + ["news"] * 9 + ["test"] * 7 + ["games"] * 3 + ["root"]
+    final = TemplateMiner().mine([f"session closed for user {u}" for u in users])
+    assert {t for _, t in final} == {"session closed for user <*>"}
+    # Every name recurs but one dominates (a sample of user names): still a variable.
+    users = ["root"] * 40 + ["uucp"] * 3 + ["ftp"] * 2 + ["git"] * 2 + ["mysql"] * 2
+    final = TemplateMiner().mine([f"Failed password for {u} from 10.0.0.{i % 9} port {i} ssh2"
+                                  for i, u in enumerate(users)])
+    assert {t for _, t in final} == {"Failed password for <*> from <*> port <*> ssh2"}
+
+
+def test_boolean_values_are_variables_even_with_two_values():
+    lines = [f"updateClipping isOverlap:{'true' if i % 3 else 'false'}, getTopPadding={i}" for i in range(30)]
+    lines += [f"shouldBlockLocation ret:{'true' if i % 5 == 0 else 'false'}" for i in range(30)]
+    final = TemplateMiner().mine(lines)
+    assert {t for _, t in final} == {"updateClipping <*> getTopPadding=<*>", "shouldBlockLocation <*>"}
+    # Plain two-valued words still split (start/stop events).
+    final = TemplateMiner().mine([f"service {w} succeeded" for w in ["startup"] * 5 + ["shutdown"] * 3])
+    assert len({tid for tid, _ in final}) == 2
+
+
+def test_benchmark_script_scores_a_heldout_set_separately(tmp_path, capsys):
+    tune, held = tmp_path / "tune", tmp_path / "held"
+    tune.mkdir()
+    held.mkdir()
+    (tune / "Crawler").symlink_to(FIXTURE / "Crawler")
+    (held / "WebShop").symlink_to(FIXTURE / "WebShop")
+    out = tmp_path / "r.json"
+    bench = _bench()
+    assert bench.main(["--data", str(tune), "--heldout", str(held), "--repeat", "1", "--no-drain3",
+                       "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Tuning set" in text and "Held-out set" in text
+    doc = json.loads(out.read_text())
+    assert [r["system"] for r in doc["sets"]["tuning"]["systems"]] == ["Crawler"]
+    assert [r["system"] for r in doc["sets"]["heldout"]["systems"]] == ["WebShop"]
+    assert 0.0 <= doc["sets"]["heldout"]["average"]["logkit"]["streaming_ga"] <= 1.0
+    # A missing held-out folder is said, on stderr and in the JSON, not skipped silently.
+    assert bench.main(["--data", str(tune), "--heldout", str(tmp_path / "nope"), "--repeat", "1",
+                       "--no-drain3", "--json", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "MISSING" in captured.err and "MISSING" in captured.out
+    assert "MISSING" in json.loads(out.read_text())["heldout_note"]
+    # The same system in both sets is an error.
+    (held / "Crawler").symlink_to(FIXTURE / "Crawler")
+    assert bench.main(["--data", str(tune), "--heldout", str(held), "--no-drain3"]) == 2
+
+
+def test_streaming_ids_stay_stable_when_the_template_widens():
+    m = TemplateMiner()
+    first = m.add("cache miss for key users")
+    widened = m.add("cache miss for key orders")
+    assert widened.template_id == first.template_id and widened.template == "cache miss for key <*>"
+    assert m.add("cache miss for key users").template_id == first.template_id
+    # A message sharing less than the online similarity starts its own cluster.
+    other = m.add("cache flushed by admin users")
+    assert other.is_new and other.template_id != first.template_id
+    # Re-seeded with yesterday's templates, a live tail gives yesterday's ids at once.
+    today = TemplateMiner()
+    today.load(m.dump())
+    final_id = m.templates()[0].id
+    assert today.add("cache miss for key carts").template_id == final_id

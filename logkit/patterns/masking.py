@@ -22,6 +22,7 @@ _UNITS = (
     r"(?:[KMGTP]i?B|[kKMGTP]b|B|bytes?|ns|us|µs|ms|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?|days?)"
 )
 _NUM = r"[-+]?\d+(?:[.,]\d+)?"
+_HTTP_METHOD = r"(?:GET|HEAD|POST|PUT|DELETE|CONNECT|OPTIONS|TRACE|PATCH)"
 
 _ALTERNATIVES = [
     # URLs with a scheme, then e-mail addresses.
@@ -53,7 +54,10 @@ _ALTERNATIVES = [
     rf"{_PIECE_START}\d{{1,2}}:\d{{2}}(?::\d{{2}}(?:[.,]\d+)?)?{_PIECE_END}",
     r"\b0[xX][0-9a-fA-F]+\b",
     # Quoted strings with whitespace inside: they would otherwise change the token count.
-    r"(?<!\w)\"[^\"\n]{0,256}\s[^\"\n]{0,256}\"",
+    # Not an HTTP request line (`"GET /path HTTP/1.1"`, the common/combined access-log
+    # format): its method names the event, and its path and version are masked piece by
+    # piece like any other token.
+    r"(?<!\w)\"(?!" + _HTTP_METHOD + r" )[^\"\n]{0,256}\s[^\"\n]{0,256}\"",
     r"(?<!\w)'[^'\n]{0,256}\s[^'\n]{0,256}'(?!\w)",
     # Numbers with dots (floats, versions, dotted ids) as one variable.
     rf"{_PIECE_START}[-+]?\d+(?:\.\d+)+{_PIECE_END}",
@@ -142,6 +146,13 @@ def normalize(text: str) -> str:
 
 def has_ascii_digit(text: str) -> bool:
     return not _ASCII_DIGITS.isdisjoint(text)
+
+
+def masks_like_normal_form(message: str) -> bool:
+    """True when every text with the same `normalize` form masks exactly like `message`
+    (its masked form keeps no digit; see the comment above `normalize`): such texts may be
+    counted together before mining."""
+    return not has_ascii_digit(mask(message))
 
 
 def _address(token: str) -> bool:
@@ -395,6 +406,34 @@ class TokenMasker:
             self.kept = spans
         return out
 
+    def learn(self, ntoks: list[str], message: str) -> bool:
+        """Classify the tokens of a message that neither `tok` nor `sens` knows, as `pieces`
+        would, without the rest of its work (the known tokens, the windows). False when a
+        token's mask keeps a digit (`ssh2`) or the raw tokens do not line up with `ntoks`: the
+        caller then takes `tokens`, which also notes where the kept digits are."""
+        rtoks = message.split()
+        if len(rtoks) != len(ntoks):
+            return False
+        tok, sens, kinds_get = self.tok, self.sens, self.kinds.get
+        for ntok, rtok in zip(ntoks, rtoks):
+            if ntok in tok or ntok in sens:
+                continue
+            kinds = kinds_get(ntok)
+            if kinds is None:
+                if is_plain_word(ntok):
+                    kinds = ""
+                else:
+                    kinds = sensitivity(ntok)
+                    self._store(self.kinds, ntok, kinds)
+            if kinds:
+                self._store(sens, ntok, marker(ntok, kinds))
+                continue
+            masked = mask_token(rtok)
+            if has_ascii_digit(masked):
+                return False
+            self._store(tok, ntok, masked)
+        return True
+
     def windowed(self, key: tuple, ntoks: list[str], norm: str) -> tuple[str, ...] | None:
         """``tokens(message)`` from `key`, the per-token key of the message: the masked
         token (`tok`) of every token that is not sensitive, the `marker` of every one that
@@ -471,6 +510,8 @@ class TokenMasker:
 
 def _merge_spans(spans: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
     """Overlapping or touching (lo, hi) token ranges merged, in order."""
+    if not spans:
+        return ()
     spans = sorted(spans)
     merged = [list(spans[0])]
     for lo, hi in spans[1:]:

@@ -17,7 +17,9 @@ Two stages (docs/patterns.md has the figures behind each choice):
    the same logging call occur exactly as often as each other); sequences with the same
    constant part form a group, and inside a group a column that takes at most
    ``SPLIT_MAX_VALUES`` distinct words splits the group (an enumerated constant such as a
-   state name), while a column with more values, or with masked values, becomes ``<*>``.
+   state name), and so does a column of up to ``ENUM_MAX_VALUES`` words that behaves like an
+   enumeration (``_enum_like``), while a column with more values, with masked values, or
+   whose values differ only in ``true``/``false``, becomes ``<*>``.
 
 Template ids are the first 12 hex digits of the BLAKE2b hash of the template text, so the
 same template has the same id in any process, except where a known template (``load``)
@@ -36,9 +38,10 @@ from . import masking as _masking
 from .masking import WILDCARD, TokenMasker, collapse, has_ascii_digit, mask, normalize_bytes
 
 W = WILDCARD
-#: One configuration for every log source: these two numbers were fixed once on the public
-#: Loghub systems and are never tuned per source (see docs/patterns.md).
-SIMILARITY = 0.5
+#: One configuration for every log source: these numbers (and ENUM_MAX_VALUES below) were
+#: fixed once on the 8 shared Loghub systems and are never tuned per source; 8 other
+#: Loghub systems are held out to measure them (see docs/patterns.md).
+SIMILARITY = 0.7
 SPLIT_MAX_VALUES = 3
 
 OVERFLOW_TEMPLATE = W
@@ -70,11 +73,16 @@ class Template:
 
 
 class _Cluster:
-    __slots__ = ("id", "tokens", "example", "known", "overflow", "match", "final")
+    __slots__ = ("id", "tokens", "example", "known", "overflow", "match", "final", "pairs", "nwild")
 
     def __init__(self, cid: str, tokens: list[str], example: str, known: bool = False):
         self.id = cid
         self.tokens = tokens
+        # (position, word) of every constant position, and the number of <*>: the online
+        # similarity is then one set intersection in C instead of a Python loop per token
+        # (a new sequence is compared with up to 64 clusters). Kept in step by _generalize.
+        self.pairs = set(enumerate(tokens)) - _wild(len(tokens))
+        self.nwild = len(tokens) - len(self.pairs)
         self.example = example
         self.known = known
         # Messages counted here whose sequence was not stored (the sequence cap was full).
@@ -83,6 +91,17 @@ class _Cluster:
         # template widens), and the final (id, template) after `_finalize`.
         self.match: Match | None = None
         self.final: tuple[str, str] | None = None
+
+
+_WILD: dict[int, frozenset] = {}
+
+
+def _wild(n: int) -> frozenset:
+    """{(0, <*>), ..., (n - 1, <*>)}: subtracted from a token set in C, it leaves the constants."""
+    w = _WILD.get(n)
+    if w is None:
+        w = _WILD[n] = frozenset((i, W) for i in range(n))
+    return w
 
 
 class _Seq:
@@ -214,6 +233,35 @@ class TemplateMiner:
         self._finalize()  # sets .final on every stored sequence and overflow cluster
         return list(map(_FINAL, units))
 
+    def mine_counts(self, items: Iterable[tuple[str, int]]) -> list[tuple[str, str]]:
+        """Like ``mine``, where each ``(message, n)`` stands for ``n`` copies of ``message``:
+        the final ids are those ``mine`` gives for the messages repeated, since the final pass
+        reads only the distinct sequences and their counts. For a caller that has already
+        counted its messages (the report groups failures in SQL first)."""
+        self._final = None
+        units: list = []
+        append = units.append
+        add = self._add
+        for message, n in items:
+            n = int(n)
+            if n < 1:
+                raise ValueError(f"count of {message!r} must be >= 1, got {n}")
+            _, unit, _ = add(message)
+            if n > 1:
+                if type(unit) is _Seq:
+                    unit.count += n - 1
+                else:  # a message past the sequence cap counts in its online cluster
+                    unit.overflow += n - 1
+                self.messages += n - 1
+            append(unit)
+        self._finalize()
+        return list(map(_FINAL, units))
+
+    def masks_like_normal_form(self, message: str) -> bool:
+        """``masking.masks_like_normal_form(message)``, from this miner's token caches (much
+        cheaper than the whole-message regex, and it warms the caches for mining)."""
+        return not has_ascii_digit(" ".join(self._masker.tokens(message)))
+
     def _add(self, message: str, norm: bytes | None = None) -> tuple[_Cluster, _Seq | _Cluster, bool]:
         if norm is None:
             self.messages += 1
@@ -243,9 +291,16 @@ class TemplateMiner:
                 # Sensitive tokens are not in `tok`: put their markers in, and if every
                 # token is then known, mask only the windows (TokenMasker.windowed).
                 skey = tuple(map(masker.sens.get, ntoks, key))
-                tokens = masker.windowed(skey, ntoks, text) if None not in skey else None
-                if tokens is None:
-                    tokens = masker.tokens(message, text)
+                if None in skey and masker.learn(ntoks, message):
+                    # New tokens: classify just those, then take the same cached route.
+                    key = tuple(map(masker.tok.get, ntoks))
+                    skey = tuple(map(masker.sens.get, ntoks, key)) if None in key else None
+                if skey is None:  # every token known and none sensitive
+                    tokens = collapse(key)
+                else:
+                    tokens = masker.windowed(skey, ntoks, text) if None not in skey else None
+                    if tokens is None:
+                        tokens = masker.tokens(message, text)
                 tokens = _truncate(tokens, self.max_tokens)
             else:
                 tokens = _truncate(collapse(key), self.max_tokens)
@@ -289,10 +344,12 @@ class TemplateMiner:
     def _place(self, tokens: tuple[str, ...], message: str) -> tuple[_Cluster, bool]:
         n = len(tokens)
         best, best_sim = None, -1.0
+        # The share of positions where the cluster has <*> or the same word (1.0 when empty).
+        pairs = set(enumerate(tokens))
         for c in self._candidates(tokens):
             if c.known and _matches(c.tokens, tokens):
                 return c, False
-            sim = self._sim(c.tokens, tokens)
+            sim = (c.nwild + len(c.pairs & pairs)) / n if n else 1.0
             if sim > best_sim:
                 best, best_sim = c, sim
         full = len(self._clusters) >= self.max_templates
@@ -300,7 +357,7 @@ class TemplateMiner:
             # The first token may itself be variable (a user or host name): look at a
             # bounded number of the oldest clusters of the same length before giving up.
             for c in self._by_len.get(n, ())[:64]:
-                sim = self._sim(c.tokens, tokens)
+                sim = (c.nwild + len(c.pairs & pairs)) / n if n else 1.0
                 if sim > best_sim:
                     best, best_sim = c, sim
         if best is not None and (best_sim >= self.similarity or full):
@@ -317,16 +374,6 @@ class TemplateMiner:
         self._register(cluster)
         return cluster, True
 
-    @staticmethod
-    def _sim(template: list[str], tokens: tuple[str, ...]) -> float:
-        if not tokens:
-            return 1.0
-        same = 0
-        for a, b in zip(template, tokens):
-            if a == b or a == W:
-                same += 1
-        return same / len(tokens)
-
     def _register(self, cluster: _Cluster) -> None:
         self._clusters[cluster.id] = cluster
         n = len(cluster.tokens)
@@ -340,6 +387,8 @@ class TemplateMiner:
         for i, (a, b) in enumerate(zip(cluster.tokens, tokens)):
             if a != b and a != W:
                 cluster.tokens[i] = W
+                cluster.pairs.discard((i, a))
+                cluster.nwild += 1
         if cluster.tokens and old_first != cluster.tokens[0]:
             n = len(cluster.tokens)
             self._index[(n, old_first)].remove(cluster)
@@ -502,6 +551,33 @@ def _looks_variable(value: str) -> bool:
 
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][.-][A-Za-z]")
+#: A column with more than `split_max_values` (up to this many) distinct words still splits
+#: when it behaves like an enumeration (`_enum_like`).
+ENUM_MAX_VALUES = 8
+_ENUM_WORD_RE = re.compile(r"[A-Za-z][A-Za-z_]*")
+_BOOL_RE = re.compile(r"(?<![A-Za-z])(?:true|false|True|False|TRUE|FALSE)(?![A-Za-z])")
+
+
+def _boolean_only(values) -> bool:
+    # `overlap:true` / `overlap:false`: a flag's value, not another event, however few
+    # values it takes.
+    if not any(_BOOL_RE.search(v) for v in values):
+        return False
+    return len({_BOOL_RE.sub("", v) for v in values}) == 1
+
+
+def _enum_like(group, pos, values, seqs) -> bool:
+    """A column of 4 to ENUM_MAX_VALUES words is a closed set (lifecycle states, commands)
+    rather than a variable (user names) when every value is a bare alphabetic word and every
+    value recurs: a variable with a handful of values in a sample has one-off values."""
+    for v in values:
+        if _ENUM_WORD_RE.fullmatch(v) is None:
+            return False
+    per_value: dict[str, int] = {}
+    for s in group:
+        per_value[s[pos]] = per_value.get(s[pos], 0) + seqs[s]
+    counts = per_value.values()
+    return min(counts) >= 2 and max(counts) * 2 <= sum(counts)
 
 
 def regroup(counts: dict[tuple[str, ...], int], split_max_values: int = SPLIT_MAX_VALUES):
@@ -577,7 +653,7 @@ def _regroup_length(seqs: dict[tuple[str, ...], int], split_max_values: int):
                     candidates.append((len(values), pos, values))
             candidates.sort(key=_FIRST_TWO)
             for nvalues, pos, values in candidates:
-                if nvalues > split_max_values:
+                if nvalues > ENUM_MAX_VALUES:
                     break  # sorted by the number of values: no later one qualifies
                 # Few distinct plain words: an enumerated constant (a state, a verb), so
                 # the column splits the group; masked values or many words: a variable.
@@ -588,6 +664,10 @@ def _regroup_length(seqs: dict[tuple[str, ...], int], split_max_values: int):
                     if isvar:
                         break
                 else:
+                    if _boolean_only(values):
+                        continue
+                    if nvalues > split_max_values and not _enum_like(group, pos, values, seqs):
+                        continue
                     column = pos
                     break
             if column is not None:
