@@ -41,6 +41,7 @@ from typing import Any, Iterable, Mapping
 import yaml
 
 from .. import schema
+from ..timeparse import format_duration, parse_duration  # the one grammar; re-exported
 from ..analyze import queries as Q
 
 KINDS = ("threshold", "frequency", "spike", "absence", "new_pattern", "critical")
@@ -140,32 +141,6 @@ def load_yaml(text: str, file: str = "<rules>") -> Any:
         raise RuleError(f"not valid YAML: {e}", file) from None
     finally:
         loader.dispose()
-
-
-# --- durations -------------------------------------------------------------------------------
-_DUR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
-_UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(v: Any) -> timedelta:
-    """``90s``, ``15m``, ``6h``, ``1d`` (or a number of seconds) -> timedelta; ValueError otherwise."""
-    if isinstance(v, timedelta):
-        return v
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0:
-        return timedelta(seconds=v)
-    if isinstance(v, str):
-        m = _DUR.match(v)
-        if m:
-            return timedelta(seconds=float(m.group(1)) * _UNIT[m.group(2)])
-    raise ValueError(f"not a duration: {v!r} (use e.g. 90s, 15m, 6h, 1d)")
-
-
-def format_duration(td: timedelta) -> str:
-    s = td.total_seconds()
-    for unit, n in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if s >= n and s % n == 0:
-            return f"{int(s // n)}{unit}"
-    return f"{s:g}s"
 
 
 # --- safe templates --------------------------------------------------------------------------

@@ -7,11 +7,11 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
+from ..timeparse import parse_duration, parse_time
 from . import queries as Q
 from .patterns import failure_patterns
 from .store import LoadResult, NothingToRead, Store
@@ -49,42 +49,7 @@ class Report:
                 "sections": {n: s.dicts() for n, s in self.sections.items()}}
 
 
-# --- time arguments --------------------------------------------------------------------------
-_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
-_DUR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)\s*$", re.I)
-
-
-def parse_duration(s: str | timedelta) -> timedelta:
-    """``90s``, ``5m``, ``2h``, ``1d``, ``1w`` -> timedelta."""
-    if isinstance(s, timedelta):
-        return s
-    m = _DUR.match(str(s))
-    if not m:
-        raise ValueError(f"not a duration: {s!r} (use e.g. 30s, 5m, 2h, 1d, 1w)")
-    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2).lower()])
-
-
-def parse_time(s: str | datetime | None, now: datetime) -> datetime | None:
-    """A relative duration before ``now`` (``2h``) or an absolute ISO 8601 time (UTC when naive)."""
-    if s is None or s == "":
-        return None
-    if isinstance(s, datetime):
-        return s if s.tzinfo else s.replace(tzinfo=timezone.utc)
-    if _DUR.match(s):
-        return now - parse_duration(s)
-    txt = s.strip()
-    if txt.endswith(("Z", "z")):
-        txt = txt[:-1] + "+00:00"
-    try:
-        t = datetime.fromisoformat(txt)
-    except ValueError:
-        try:
-            t = datetime.combine(date.fromisoformat(txt), datetime.min.time())
-        except ValueError:
-            raise ValueError(f"not a time: {s!r} (use e.g. 2h, 1d, 2026-11-24T13:00:00Z)") from None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
-
-
+# --- time arguments (the grammar lives in logkit.timeparse; re-exported for existing callers) ---
 _AUTO_STEPS = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 180, 360, 720, 1440, 10080)]
 
 
