@@ -13,7 +13,7 @@ from typing import Sequence
 
 from .queries import QUERIES, Query
 from .report import Report, Section, analyze
-from .store import LoadResult, NothingToRead, Store
+from .store import LoadResult, NothingToRead, Store, event_source
 
 __all__ = ["analyze", "load", "query", "demo", "Report", "Section", "Store", "QUERIES", "Query",
            "NothingToRead", "LoadResult"]
@@ -31,22 +31,13 @@ def query(sql: str, inputs: Sequence[str] | None = None, *, db: str | None = Non
 
     Over ``db`` (opened read-only when no inputs are given) or over ``inputs`` loaded into memory.
     """
-    if db and not inputs:
-        store = Store(db, read_only=True)
-    else:
-        from .columns import ALL_FIELDS
-        store = Store(db, fields=None if db else ALL_FIELDS)
-    try:
-        if inputs:
-            res = store.load(list(inputs), progress=progress, stdin=stdin)
-            if store.event_count == 0:
-                raise NothingToRead("no event could be read" + "".join(
-                    f"; {k}: {v}" for k, v in res.errors.items()))
+    from .columns import ALL_FIELDS
+    # SQL over an existing (even empty) store is fine; inputs of which nothing could be read are not.
+    with event_source(inputs, db, fields=ALL_FIELDS, progress=progress, stdin=stdin,
+                      require_events=bool(inputs)) as (store, _):
         cur = store.con.execute(sql)
         cols = [d[0] for d in cur.description] if cur.description else []
         return cols, cur.fetchall()
-    finally:
-        store.close()
 
 
 def demo(*args, **kwargs):

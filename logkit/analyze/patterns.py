@@ -124,17 +124,14 @@ def patterns(inputs=None, *, db: str | None = None, since=None, until=None, serv
     """
     from datetime import timezone
 
-    from .report import _as_tuple, build, parse_time
-    from .store import NothingToRead, Store
+    from .report import as_tuple, build, parse_time
+    from .store import event_source
 
     now = now or datetime.now(timezone.utc)
     start = parse_time(new_since or since, now)
-    flt = Q.Filters(start, parse_time(until, now), _as_tuple(service), _as_tuple(domain))
-    with Store(db) as store:
-        if inputs:
-            store.load(list(inputs), progress=progress, stdin=stdin)
-        if store.event_count == 0:
-            raise NothingToRead("no event could be read" + ("" if inputs else " (the store is empty)"))
+    flt = Q.Filters(start, parse_time(until, now), as_tuple(service), as_tuple(domain))
+    # Writable even without inputs: the store remembers the patterns' ids for later runs.
+    with event_source(inputs, db, read_only=False, progress=progress, stdin=stdin) as (store, _):
         rep = build(store, flt, top=None if new_since else top, sections=["failure_patterns"], now=now)
     sec = rep.sections["failure_patterns"]
     rows = sec.rows

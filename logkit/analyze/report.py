@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
@@ -14,7 +13,7 @@ from typing import Any, Sequence
 from ..timeparse import parse_duration, parse_time
 from . import queries as Q
 from .patterns import failure_patterns
-from .store import LoadResult, NothingToRead, Store
+from .store import NothingToRead, Store, event_source  # noqa: F401 (NothingToRead: re-exported)
 
 #: Sections in report order (each a query name, except failure_patterns which goes through
 #: patterns.failure_patterns so a template miner can replace the SQL grouping in one place).
@@ -60,12 +59,16 @@ def auto_interval(span: timedelta, max_buckets: int = 60) -> timedelta:
     return _AUTO_STEPS[-1]
 
 
-def _as_tuple(v: str | Sequence[str] | None) -> tuple[str, ...]:
+def as_tuple(v: str | Sequence[str] | None) -> tuple[str, ...]:
+    """A filter argument (one name, several, or None) as a tuple."""
     if v is None:
         return ()
     if isinstance(v, str):
         return (v,)
     return tuple(v)
+
+
+_as_tuple = as_tuple  # the old name, for code written against it
 
 
 # --- the report ------------------------------------------------------------------------------
@@ -82,31 +85,9 @@ def analyze(inputs: Sequence[str] | None = None, *, db: str | Store | None = Non
     be read at all; bad lines of readable files are counted in the ``bad_input`` section.
     """
     now = now or datetime.now(timezone.utc)
-    flt = Q.Filters(parse_time(since, now), parse_time(until, now), _as_tuple(service), _as_tuple(domain))
-    own = not isinstance(db, Store)
-    if isinstance(db, Store):
-        store = db
-    elif db and not inputs:  # report on an existing store: read-only, so it can be shared
-        if not os.path.exists(db):
-            raise NothingToRead(f"no such store: {db}")
-        store = Store(db, read_only=True, memory_limit=memory_limit)
-    else:
-        store = Store(db, memory_limit=memory_limit)
-    try:
-        loaded = LoadResult()
-        if inputs:
-            loaded = store.load(list(inputs), progress=progress, stdin=stdin)
-        if store.event_count == 0:
-            errs = "; ".join(f"{k}: {v}" for k, v in loaded.errors.items())
-            bad = loaded.bad_lines
-            raise NothingToRead("no event could be read" + (f" ({errs})" if errs else "")
-                                + (f"; {bad} bad line(s)" if bad else "") +
-                                ("" if inputs else " (the store is empty)"))
+    flt = Q.Filters(parse_time(since, now), parse_time(until, now), as_tuple(service), as_tuple(domain))
+    with event_source(inputs, db, memory_limit=memory_limit, progress=progress, stdin=stdin) as (store, loaded):
         return build(store, flt, by=by, top=top, sections=sections, input_errors=loaded.errors, now=now)
-    finally:
-        if own:
-            store.close()
-
 
 def window(flt: Q.Filters, summary: dict, *, by, top, now: datetime | None, store: str, events: int):
     """(meta, end, interval, prev_since) of a report: where its window ends, the timeline's
