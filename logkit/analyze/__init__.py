@@ -3,19 +3,22 @@
 - :func:`analyze` — the report (a :class:`Report` of named sections) over files and/or a store;
 - :func:`load` — append files to a DuckDB store incrementally;
 - :func:`query` — ad-hoc SQL over the ``events`` table/view;
+- :func:`patterns` — the top failure patterns (``logkit patterns`` over logkit events);
 - :func:`demo` — a day of logs of a made-up deployment, through logkit's own emitters, and its report.
 
 Imports nothing from later stages.
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Sequence
 
+from . import queries
 from .queries import QUERIES, Query
-from .report import Report, Section, analyze
+from .report import Report, Section, analyze, as_tuple, build, parse_time
 from .store import LoadResult, NothingToRead, Store, event_source
 
-__all__ = ["analyze", "load", "query", "demo", "Report", "Section", "Store", "QUERIES", "Query",
+__all__ = ["analyze", "load", "query", "patterns", "demo", "Report", "Section", "Store", "QUERIES", "Query",
            "NothingToRead", "LoadResult"]
 
 
@@ -38,6 +41,29 @@ def query(sql: str, inputs: Sequence[str] | None = None, *, db: str | None = Non
         cur = store.con.execute(sql)
         cols = [d[0] for d in cur.description] if cur.description else []
         return cols, cur.fetchall()
+
+
+def patterns(inputs=None, *, db: str | None = None, since=None, until=None, service=None, domain=None,
+             top: int | None = 50, new_since=None, now: datetime | None = None, progress: bool = False,
+             stdin=None) -> tuple[tuple[str, ...], list[tuple]]:
+    """The failure patterns of ``inputs`` and/or the store ``db`` (the library side of
+    ``logkit patterns``). With ``db`` the patterns' ids are kept in the store for later runs.
+
+    ``new_since``: only patterns that occur from that time on and did not occur in the window of
+    the same length just before it (nor earlier in the store's ``patterns`` table).
+    """
+    now = now or datetime.now(timezone.utc)
+    start = parse_time(new_since or since, now)
+    flt = queries.Filters(start, parse_time(until, now), as_tuple(service), as_tuple(domain))
+    # Writable even without inputs: the store remembers the patterns' ids for later runs.
+    with event_source(inputs, db, read_only=False, progress=progress, stdin=stdin) as (store, _):
+        rep = build(store, flt, top=None if new_since else top, sections=["failure_patterns"], now=now)
+    sec = rep.sections["failure_patterns"]
+    rows = sec.rows
+    if new_since:
+        rows = [r for r in rows if r[sec.columns.index("new")]]
+        rows = rows[:top] if top else rows
+    return sec.columns, rows
 
 
 def demo(*args, **kwargs):
