@@ -115,7 +115,7 @@ TEXT_EDITS = [
      + FORMATS_LINE + '\n\n__all__ = ["FORMATS"]',
      "look/ now holds the HTML report; FORMATS defined once"),
     ("logkit/look/render/__init__.py", FORMATS_LINE, "from .. import FORMATS  # defined once, in logkit.look",
-     "FORMATS once"),
+     "FORMATS once"),  # applied after the import rewriting: relative to the new place
     ("logkit/cli/options.py", FORMATS_LINE, "from ..look import FORMATS", "FORMATS once"),
     ("logkit/cli/_output.py", FORMATS_LINE, "from ..look import FORMATS", "FORMATS once"),
     ("logkit/es/__init__.py",
@@ -208,6 +208,20 @@ def _relative(from_pkg: str, target: str) -> tuple[int, str]:
     return len(a) - common + 1, ".".join(b[common:])
 
 
+def _defined_in(package: str, name: str) -> bool:
+    """``name`` is a function, class or variable of ``package``'s ``__init__`` (so ``from package
+    import name`` means it, not a submodule: ``from logkit.analyze import patterns`` is a function)."""
+    init = ROOT.joinpath(*package.split(".")) / "__init__.py"
+    if not init.exists():
+        return False
+    for node in ast.parse(init.read_text(encoding="utf-8")).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
+            return True
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return True
+    return False
+
+
 def _exists_module(name: str) -> bool:
     p = ROOT.joinpath(*name.split("."))
     return p.with_suffix(".py").exists() or (p / "__init__.py").exists()
@@ -243,7 +257,8 @@ def rewrite_imports(path: Path, old_path: str | None, text: str) -> str:
         for a in node.names:
             sub = f"{target}.{a.name}"
             new_sub = rename_module(sub)
-            if a.name != "*" and new_sub != sub and (sub in MODULE_RENAMES or _exists_module(new_sub)):
+            if a.name != "*" and new_sub != sub and _exists_module(new_sub) \
+                    and not _defined_in(rename_module(target), a.name):
                 frm, _, name = new_sub.rpartition(".")
                 alias = a.asname or (a.name if name != a.name else None)
                 changed = True
@@ -260,7 +275,7 @@ def rewrite_imports(path: Path, old_path: str | None, text: str) -> str:
                 src = "." * level + mod
             else:
                 src = frm
-            out.append(f"from {src} import {', '.join(names)}")
+            out.append(_wrap(f"from {src} import ", names, node.col_offset))
         indent = " " * node.col_offset
         new_stmt = ("\n" + indent).join(out)
         old_stmt = "".join(lines[node.lineno - 1:node.end_lineno])[node.col_offset:]
@@ -274,6 +289,21 @@ def rewrite_imports(path: Path, old_path: str | None, text: str) -> str:
         lines[l0 - 1:l1] = [head + stmt + tail]
     text = "".join(lines)
     return text
+
+
+def _wrap(head: str, names: list[str], indent: int, width: int = 115) -> str:
+    one = head + ", ".join(names)
+    if indent + len(one) <= width:
+        return one
+    lines, cur = [], head + "("
+    for i, n in enumerate(names):
+        piece = n + (", " if i < len(names) - 1 else ")")
+        if indent + len(cur) + len(piece.rstrip()) > width and cur.strip() not in (head.strip() + " (", "("):
+            lines.append(cur.rstrip())
+            cur = " " * len(head + "(")
+        cur += piece
+    lines.append(cur)
+    return ("\n" + " " * indent).join(lines)
 
 
 def _same_import(a: str, b: str) -> bool:
@@ -421,9 +451,11 @@ def ensure_pythonpath(dry: bool) -> None:
         pp.write_text(new, encoding="utf-8")
 
 
-def apply_text_edits(dry: bool) -> None:
+def apply_text_edits(dry: bool, phase: str) -> None:
     for rel, old, new, why in TEXT_EDITS:
-        if not old:
+        # Removals first (before imports are rewritten, so they still match); edits that insert an
+        # import after (so the import rewriting does not read them from the file's old place).
+        if (phase == "before") != (new.strip() == "" or "import" not in new):
             continue
         p = ROOT / rel
         if not p.exists():
@@ -496,8 +528,8 @@ def main(argv=None) -> int:
         print("\n(dry run: no file rewritten)")
         return 0
 
-    # 3. text edits that finish the moves
-    apply_text_edits(dry)
+    # 3. text edits that finish the moves (removals; inserted imports come after step 4)
+    apply_text_edits(dry, "before")
     ensure_pythonpath(dry)
 
     # 4. imports and names everywhere
@@ -522,6 +554,8 @@ def main(argv=None) -> int:
         if new != text:
             print(f"rewrite {rel}")
             p.write_text(new, encoding="utf-8")
+
+    apply_text_edits(dry, "after")
 
     # 5. the generated page follows the layout
     r = subprocess.run([sys.executable, "scripts/architecture.py", "--write"], cwd=ROOT)
