@@ -16,7 +16,7 @@ in-process, median of --repeat runs, a fresh miner per run, after a warm-up on t
 message with no final pass, the mode Drain3 runs in). The data is read from the shared
 folder and is never copied into the project.
 
-    python benchmarks/loghub_patterns.py [--data DIR] [--labels corrected|original]
+    python -m benchmarks.loghub_patterns [--data DIR] [--labels corrected|original]
         [--repeat 5] [--json FILE|-]
 """
 from __future__ import annotations
