@@ -82,7 +82,7 @@ TEST_FOLDERS = [
     ("test_kibana", "look"), ("test_lnav", "look"), ("test_notebook", "look"), ("test_look", "look"),
     ("test_schema", "core"), ("test_validate", "core"), ("test_timeparse", "core"), ("test_testing", "core"),
     ("test_architecture", "core"), ("test_packag", "core"), ("test_cli", "core"), ("test_data", "core"),
-    ("test_version", "core"),
+    ("test_version", "core"), ("test_restructure", "core"),
 ]
 FOLDER_DOCS = {
     "emit": "logkit.emit: rendering, context, handlers, masking",
@@ -482,8 +482,8 @@ def files_to_scan() -> list[Path]:
             out += [p for p in base.rglob("*") if p.is_file() and p.suffix in TEXT_SUFFIXES
                     and "__pycache__" not in p.parts and ".ipynb_checkpoints" not in p.parts]
     out += [ROOT / f for f in SCAN_FILES if (ROOT / f).exists()]
-    me = Path(__file__).resolve()
-    return sorted(p for p in set(out) if p.resolve() != me)  # its own tables name the old paths
+    # This script's tables and its test's expectations name the old paths on purpose.
+    return sorted(p for p in set(out) if p.name not in ("restructure_moves.py", "test_restructure_moves.py"))
 
 
 def main(argv=None) -> int:
