@@ -73,3 +73,11 @@ def test_a_given_store_stays_open(tmp_path):
         assert s.con.execute("SELECT count(*) FROM events").fetchone()[0] == 3
     finally:
         s.close()
+
+
+def test_a_file_store_keeps_every_message(tmp_path):
+    # slim/fields shape in-memory stores only: `alerts --db` loading files must not drop messages.
+    db = str(tmp_path / "s.duckdb")
+    with event_source([_events(tmp_path / "a.ndjson")], db, fields=["@timestamp"], slim=True) as (store, _):
+        assert not store.slim and "message" in store.fields
+        assert store.con.execute("SELECT count(message) FROM events").fetchone()[0] == 3

@@ -450,7 +450,7 @@ def open_store(db: str | None = None, *, inputs: Sequence[str] | None = None, fi
                read_only: bool | None = None) -> Store:
     """The store a command reads from: the file ``db`` (read-only when there is nothing to load
     into it, so several readers can share it; it must then exist), else an in-memory store with
-    ``fields`` (default: what the report reads). ``read_only=False`` opens ``db`` writable anyway
+    ``fields`` (default: what the report reads) and ``slim`` (messages of failures only). ``read_only=False`` opens ``db`` writable anyway
     (``logkit patterns`` remembers its pattern ids in the store)."""
     if read_only is None:
         read_only = bool(db) and not inputs
@@ -458,7 +458,8 @@ def open_store(db: str | None = None, *, inputs: Sequence[str] | None = None, fi
         if not os.path.exists(db):
             raise NothingToRead(f"no such store: {db}")
         return Store(db, read_only=True, memory_limit=memory_limit)
-    return Store(db, fields=None if db else fields, memory_limit=memory_limit, slim=slim)
+    # fields and slim shape an in-memory store only: a file store keeps every field and message.
+    return Store(db, fields=None if db else fields, memory_limit=memory_limit, slim=None if db else slim)
 
 
 def nothing_read(loaded: LoadResult | None, *, inputs: Sequence[str] | None = None,
