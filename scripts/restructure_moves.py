@@ -425,6 +425,129 @@ def split_require_env(dry: bool) -> None:
     conf.write_text("".join(lines), encoding="utf-8")
 
 
+# --- the render package's own cycle ---------------------------------------------------------------
+RENDER = "logkit/look/render"
+RENDER_COMMON_DOC = ('"""What the renderers share: short headers, values as people read them, the window line '
+                     '(imported by\nthe package and by table.py and html.py, which the package imports in turn)."""\n')
+
+
+def _bound_names(node: ast.stmt) -> set[str]:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, (ast.Assign, ast.AnnAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return {t.id for t in targets if isinstance(t, ast.Name)}
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in node.names}
+    return set()
+
+
+def split_render_common(dry: bool) -> None:
+    """table.py and html.py import helpers from the package, which imports them (lazily) back: move
+    those helpers (and what they use) to render/common.py, so the lazy imports stay for speed only."""
+    init, common = ROOT / RENDER / "__init__.py", ROOT / RENDER / "common.py"
+    if common.exists() or not init.exists():
+        return
+    wanted: set[str] = set()
+    users = []
+    for name in ("table.py", "html.py"):
+        p = ROOT / RENDER / name
+        if not p.exists():
+            continue
+        for node in ast.parse(p.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and not node.module:
+                wanted |= {a.name for a in node.names if not (ROOT / RENDER / f"{a.name}.py").exists()}
+                users.append((p, node))
+    if not wanted:
+        return
+    text = init.read_text(encoding="utf-8")
+    tree = ast.parse(text)
+    defs = {n: node for node in tree.body if not isinstance(node, (ast.Import, ast.ImportFrom))
+            for n in _bound_names(node)}
+    imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    missing = sorted(w for w in wanted if w not in defs)
+    if missing:
+        warn(f"{RENDER}/__init__.py: {', '.join(missing)} not defined at its top level; render/common.py not made")
+        return
+    # the wanted definitions and every top-level definition they use, transitively
+    take: list[ast.stmt] = []
+    todo = list(wanted)
+    seen: set[str] = set()
+    while todo:
+        n = todo.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        node = defs[n]
+        if node not in take:
+            take.append(node)
+        used = {x.id for x in ast.walk(node) if isinstance(x, ast.Name)}
+        todo += [u for u in used if u in defs and u not in seen]
+    take.sort(key=lambda n: n.lineno)
+    moved_names = set().union(*(_bound_names(n) for n in take))
+    # a moved definition must not use one that stays (it would need the package back: a cycle again)
+    used_all = {x.id for n in take for x in ast.walk(n) if isinstance(x, ast.Name)}
+    lines = text.splitlines(keepends=True)
+    need_imports = [imp for imp in imports if _bound_names(imp) & used_all or
+                    (isinstance(imp, ast.ImportFrom) and imp.module == "__future__")]
+
+    def seg(node: ast.stmt) -> str:
+        start = node.lineno - 1
+        while start > 0 and lines[start - 1].lstrip().startswith("#:"):  # keep "#:" doc comments
+            start -= 1
+        return "".join(lines[start:node.end_lineno])
+
+    body = RENDER_COMMON_DOC + "".join(seg(i) for i in need_imports) + "\n\n" + "\n\n".join(seg(n).rstrip() + "\n"
+                                                                                       for n in take)
+    # what the package keeps using: public names as they are, private ones through a public alias
+    aliases = {}
+    for node in take:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name):
+            for t in node.targets:
+                if isinstance(t, ast.Name) and not t.id.startswith("_"):
+                    aliases[node.value.id] = t.id
+    names = []
+    for n in sorted(moved_names):
+        if not n.startswith("_"):
+            names.append(n)
+        elif n in aliases:
+            names.append(f"{aliases[n]} as {n}")
+        else:
+            warn(f"{RENDER}: private {n} moves to common.py without a public name; the package keeps a copy")
+    print(f"{RENDER}/common.py: {', '.join(sorted(moved_names))}")
+    if dry:
+        return
+    common.write_text(body, encoding="utf-8")
+    for node in sorted(take, key=lambda n: -n.lineno):
+        start = node.lineno - 1
+        while start > 0 and lines[start - 1].lstrip().startswith("#:"):
+            start -= 1
+        end = node.end_lineno
+        while end < len(lines) and not lines[end].strip():
+            end += 1
+        del lines[start:end]
+    last_import = max(i.end_lineno for i in imports)
+    lines.insert(last_import, f"from .common import {', '.join(names)}  # noqa: F401 (also for callers)\n")
+    init.write_text("".join(lines), encoding="utf-8")
+    for p, node in users:
+        t = p.read_text(encoding="utf-8")
+        t_lines = t.splitlines(keepends=True)
+        old = "".join(t_lines[node.lineno - 1:node.end_lineno])
+        t = t.replace(old, old.replace("from . import", "from .common import", 1), 1)
+        p.write_text(t, encoding="utf-8")
+
+
+def drop_known_cycle(package: str) -> None:
+    """The cycle inside ``package`` is gone: its KNOWN_CYCLES entry in scripts/architecture.py goes too."""
+    p = ROOT / "scripts" / "architecture.py"
+    text = p.read_text(encoding="utf-8")
+    rx = re.compile(r'\n    frozenset\(\{"' + re.escape(package) + r'"[^}]*\}\):\n\s+"[^"]*",')
+    new, n = rx.subn("", text)
+    if n:
+        print(f"scripts/architecture.py: the {package} cycle is gone from KNOWN_CYCLES")
+        p.write_text(new, encoding="utf-8")
+
+
 # --- main -----------------------------------------------------------------------------------------
 def ensure_file(rel: str, text: str, dry: bool) -> None:
     p = ROOT / rel
@@ -561,6 +684,9 @@ def main(argv=None) -> int:
             p.write_text(new, encoding="utf-8")
 
     apply_text_edits(dry, "after")
+    split_render_common(dry)
+    if (ROOT / RENDER / "common.py").exists():
+        drop_known_cycle("logkit.look.render")
 
     # 5. the generated page follows the layout
     r = subprocess.run([sys.executable, "scripts/architecture.py", "--write"], cwd=ROOT)
