@@ -497,7 +497,7 @@ def split_render_common(dry: bool) -> None:
             start -= 1
         return "".join(lines[start:node.end_lineno])
 
-    body = RENDER_COMMON_DOC + "".join(seg(i) for i in need_imports) + "\n\n" + "\n\n".join(seg(n).rstrip() + "\n"
+    body = RENDER_COMMON_DOC + "".join(seg(i) + ("\n" if i.level else "") for i in need_imports) + "\n\n" + "\n\n".join(seg(n).rstrip() + "\n"
                                                                                        for n in take)
     # what the package keeps using: public names as they are, private ones through a public alias
     aliases = {}
@@ -527,7 +527,8 @@ def split_render_common(dry: bool) -> None:
             end += 1
         del lines[start:end]
     last_import = max(i.end_lineno for i in imports)
-    lines.insert(last_import, f"from .common import {', '.join(names)}  # noqa: F401 (also for callers)\n")
+    lines.insert(last_import, "# Shared with table.py and html.py (common.py); the public names are re-exported for callers.\n"
+                 + _wrap("from .common import ", names, 0) + "  # noqa: F401\n\n\n")
     init.write_text("".join(lines), encoding="utf-8")
     for p, node in users:
         t = p.read_text(encoding="utf-8")
