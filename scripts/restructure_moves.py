@@ -497,7 +497,7 @@ def split_render_common(dry: bool) -> None:
             start -= 1
         return "".join(lines[start:node.end_lineno])
 
-    body = RENDER_COMMON_DOC + "".join(seg(i) + ("\n" if i.level else "") for i in need_imports) + "\n\n" + "\n\n".join(seg(n).rstrip() + "\n"
+    body = RENDER_COMMON_DOC + "".join(seg(i) + ("\n" if getattr(i, "level", 0) else "") for i in need_imports) + "\n\n" + "\n\n".join(seg(n).rstrip() + "\n"
                                                                                        for n in take)
     # what the package keeps using: public names as they are, private ones through a public alias
     aliases = {}
