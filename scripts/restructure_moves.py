@@ -528,7 +528,7 @@ def split_render_common(dry: bool) -> None:
         del lines[start:end]
     last_import = max(i.end_lineno for i in imports)
     lines.insert(last_import, "# Shared with table.py and html.py (common.py); the public names are re-exported for callers.\n"
-                 + _wrap("from .common import ", names, 0) + "  # noqa: F401\n\n\n")
+                 + _wrap("from .common import ", names, 0) + "  # noqa: F401\n\n")
     init.write_text("".join(lines), encoding="utf-8")
     for p, node in users:
         t = p.read_text(encoding="utf-8")
