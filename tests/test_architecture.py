@@ -56,3 +56,24 @@ def test_the_checker_catches_each_kind_of_violation(tmp_path):
     assert "logkit.newthing is in no stage" in probs and "newthing.py: no module docstring" in probs
     assert "import cycle between subpackages: alert <-> analyze" in probs or \
            "import cycle between subpackages: analyze <-> alert" in probs
+
+
+def test_every_public_package_lists_its_api():
+    """A package whose __init__ defines or imports anything lists it in __all__, and every listed name
+    exists (lazy ones through the package's __getattr__)."""
+    import ast
+    import importlib
+
+    for init in sorted((ROOT / "logkit").rglob("__init__.py")):
+        rel = init.relative_to(ROOT).parent
+        name = ".".join(rel.parts)
+        tree = ast.parse(init.read_text(encoding="utf-8"))
+        public = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.ImportFrom))
+                  and not (isinstance(n, ast.ImportFrom) and n.module == "__future__")
+                  and not getattr(n, "name", "").startswith("_")]
+        if not public:
+            continue
+        mod = importlib.import_module(name)
+        assert hasattr(mod, "__all__"), f"{name} has public names but no __all__"
+        for n in mod.__all__:
+            assert getattr(mod, n, None) is not None, f"{name}.__all__ lists {n}, which it lacks"
