@@ -13,9 +13,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Sequence
 
-from . import queries
 from .queries import QUERIES, Query
-from .report import Report, Section, analyze, as_tuple, build, parse_time
+from .report import Report, Section, analyze, build, filters
 from .store import LoadResult, NothingToRead, Store, event_source
 
 __all__ = ["analyze", "load", "query", "patterns", "demo", "Report", "Section", "Store", "QUERIES", "Query",
@@ -53,8 +52,7 @@ def patterns(inputs=None, *, db: str | None = None, since=None, until=None, serv
     the same length just before it (nor earlier in the store's ``patterns`` table).
     """
     now = now or datetime.now(timezone.utc)
-    start = parse_time(new_since or since, now)
-    flt = queries.Filters(start, parse_time(until, now), as_tuple(service), as_tuple(domain))
+    flt = filters(new_since or since, until, service, domain, now=now)
     # Writable even without inputs: the store remembers the patterns' ids for later runs.
     with event_source(inputs, db, read_only=False, progress=progress, stdin=stdin) as (store, _):
         rep = build(store, flt, top=None if new_since else top, sections=["failure_patterns"], now=now)

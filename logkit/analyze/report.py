@@ -71,6 +71,12 @@ def as_tuple(v: str | Sequence[str] | None) -> tuple[str, ...]:
 _as_tuple = as_tuple  # the old name, for code written against it
 
 
+def filters(since=None, until=None, service=None, domain=None, *, now: datetime) -> Q.Filters:
+    """The window and filters of a command over events, from its arguments (times as
+    :func:`logkit.timeparse.parse_time` reads them, relative to ``now``)."""
+    return Q.Filters(parse_time(since, now), parse_time(until, now), as_tuple(service), as_tuple(domain))
+
+
 # --- the report ------------------------------------------------------------------------------
 def analyze(inputs: Sequence[str] | None = None, *, db: str | Store | None = None,
             since: str | datetime | None = None, until: str | datetime | None = None,
@@ -85,7 +91,7 @@ def analyze(inputs: Sequence[str] | None = None, *, db: str | Store | None = Non
     be read at all; bad lines of readable files are counted in the ``bad_input`` section.
     """
     now = now or datetime.now(timezone.utc)
-    flt = Q.Filters(parse_time(since, now), parse_time(until, now), as_tuple(service), as_tuple(domain))
+    flt = filters(since, until, service, domain, now=now)
     with event_source(inputs, db, memory_limit=memory_limit, progress=progress, stdin=stdin) as (store, loaded):
         return build(store, flt, by=by, top=top, sections=sections, input_errors=loaded.errors, now=now)
 
