@@ -60,20 +60,26 @@ def _configured_formatter(logger: logging.Logger) -> JSONFormatter | None:
 
 @contextlib.contextmanager
 def capture_events(logger: str | None = None, *, level: int | str = logging.DEBUG, flat: bool = True,
-                   formatter: JSONFormatter | None = None, service: str = "test",
+                   formatter: JSONFormatter | None = None, service: str | None = None,
                    service_type: str = "script", **options: Any) -> Iterator[list[dict[str, Any]]]:
     """Collect, in a list, every event logged to ``logger`` (default: the root logger, which every
     propagating logger reaches) while the block runs.
 
-    The events are rendered by the logkit formatter the application configured (found on the
-    logger's handlers), else by ``formatter``, else by a new :class:`~logkit.JSONFormatter` with
-    ``service``, ``service_type`` and ``options`` (``mask``, ``max_length``, ...). The logger's
+    The events are rendered by ``formatter`` when given; else, when ``service`` or ``options``
+    (``mask``, ``max_length``, ...) are given, by a new :class:`~logkit.JSONFormatter` made with them;
+    else by the logkit formatter the application configured (found on the logger's handlers), or a
+    ``JSONFormatter(service="test")`` when there is none. The logger's
     level is lowered to ``level`` for the block (and restored), so debug events are seen too;
     its handlers keep the level the logger had, so they write what they wrote before.
     Events of loggers with ``propagate=False`` reach only their own handlers: name such a logger.
     """
     lg = logging.getLogger(logger)
-    fmt = formatter or _configured_formatter(lg) or JSONFormatter(service, service_type, **options)
+    if formatter is not None:
+        fmt = formatter
+    elif service is not None or options or service_type != "script":
+        fmt = JSONFormatter(service or "test", service_type, **options)
+    else:
+        fmt = _configured_formatter(lg) or JSONFormatter("test")
     handler = CaptureHandler(fmt, flat=flat)
     lvl = logging.getLevelName(level.upper()) if isinstance(level, str) else level
     if not isinstance(lvl, int):

@@ -89,3 +89,11 @@ def test_bad_level():
     with pytest.raises(ValueError, match="not a logging level"):
         with capture_events(level="LOUD"):
             pass
+
+
+def test_explicit_options_win_over_the_applications_formatter(tmp_path):
+    logging.config.dictConfig(logkit.logging_config("billing", "celery", stream=None,
+                                                    filename=str(tmp_path / "app.log")))
+    with capture_events(service="other", mask=False) as events:
+        logging.getLogger("b").info("x", extra={"password": "visible"})
+    assert events[0]["service.name"] == "other" and events[0]["extra"]["password"] == "visible"
