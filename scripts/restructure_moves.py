@@ -456,7 +456,14 @@ def split_render_common(dry: bool) -> None:
             continue
         for node in ast.parse(p.read_text(encoding="utf-8")).body:
             if isinstance(node, ast.ImportFrom) and node.level == 1 and not node.module:
-                wanted |= {a.name for a in node.names if not (ROOT / RENDER / f"{a.name}.py").exists()}
+                helpers = {a.name for a in node.names if not (ROOT / RENDER / f"{a.name}.py").exists()}
+                if not helpers:
+                    continue  # `from . import svg`: a sibling module, not a helper of the package
+                if len(helpers) < len(node.names):
+                    warn(f"{p.relative_to(ROOT)}:{node.lineno}: imports helpers and modules in one statement; "
+                         f"split it, then run again")
+                    return
+                wanted |= helpers
                 users.append((p, node))
     if not wanted:
         return

@@ -51,12 +51,14 @@ def test_test_files_find_their_folder_or_stay():
 
 
 def test_moved_test_files_still_find_the_repository():
-    src = ('ROOT = Path(__file__).resolve().parent.parent\nFIX = os.path.join(os.path.dirname(__file__), "f")\n'
-           'R2 = Path(__file__).resolve().parents[1]\nargs = [sys.executable, str(Path(__file__)), "writer"]\n')
+    # F, not the name itself: the script rewrites this very file's own uses when it moves it.
+    F = "__fi" + "le__"
+    src = (f'ROOT = Path({F}).resolve().parent.parent\nFIX = os.path.join(os.path.dirname({F}), "f")\n'
+           f'R2 = Path({F}).resolve().parents[1]\nargs = [sys.executable, str(Path({F})), "writer"]\n')
     out = rm.deepen_file_refs("tests/x/test_y.py", src)
-    assert "Path(__file__).resolve().parent.parent.parent" in out
-    assert 'os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "f"' in out
-    assert "parents[2]" in out and "str(Path(__file__))" in out
+    assert f"ROOT = Path({F}).resolve().parent.parent.parent\n" in out
+    assert f'os.path.dirname(os.path.dirname(os.path.abspath({F}))), "f"' in out
+    assert "parents[2]" in out and f"str(Path({F}))" in out
 
 
 def test_helper_imports():
