@@ -1,7 +1,7 @@
 """``logkit alerts check`` with the whole default pack, side by side with the analyzer report on the
 same data, in one run.
 
-    python benchmarks/alerts_bench.py [--events 1000000 ...] [--repeat 3] [--dir /tmp/logkit-bench]
+    python -m benchmarks.alerts_bench [--events 1000000 ...] [--repeat 3] [--dir /tmp/logkit-bench]
                                       [--write-docs]
 
 For each size N (events from benchmarks/gen_events.py: deterministic, one day, cached in --dir and
@@ -84,8 +84,7 @@ def run_child(kind: str, path: str, db: str) -> tuple[float, float, dict]:
 
 
 def ensure_events(n: int, d: str) -> str:
-    sys.path.insert(0, HERE)
-    from gen_events import ensure_events as ensure
+    from benchmarks.gen_events import ensure_events as ensure
     return ensure(n, d)
 
 
@@ -160,7 +159,7 @@ def _pack_size() -> int:
 def _write_docs(table: str, results: list[dict], a) -> None:
     path = os.path.join(ROOT, "docs", "performance.md")
     text = open(path).read() if os.path.exists(path) else "# Performance\n"
-    cmd = (f"python benchmarks/alerts_bench.py --events {' '.join(map(str, a.events))} --repeat {a.repeat} "
+    cmd = (f"python -m benchmarks.alerts_bench --events {' '.join(map(str, a.events))} --repeat {a.repeat} "
            f"--write-docs")
     notes = []
     for r in results:

@@ -1,6 +1,6 @@
 """The analyzer side by side with its floor and a pandas baseline, in one run.
 
-    python benchmarks/analyze_bench.py [--events 1000000 ...] [--pandas-events 500000] [--repeat 3]
+    python -m benchmarks.analyze_bench [--events 1000000 ...] [--pandas-events 500000] [--repeat 3]
                                        [--dir /tmp/logkit-bench] [--write-docs]
 
 For each size N (events from benchmarks/gen_events.py, deterministic, cached in --dir):
@@ -79,8 +79,7 @@ def run_child(kind: str, path: str, db: str) -> tuple[float, float]:
 
 
 def ensure_events(n: int, d: str) -> str:
-    sys.path.insert(0, HERE)
-    from gen_events import ensure_events as ensure
+    from benchmarks.gen_events import ensure_events as ensure
     return ensure(n, d)
 
 
@@ -141,7 +140,7 @@ def _table(results: list[dict]) -> str:
 def _write_docs(table: str, results: list[dict], a) -> None:
     path = os.path.join(ROOT, "docs", "performance.md")
     text = open(path).read() if os.path.exists(path) else "# Performance\n"
-    cmd = (f"python benchmarks/analyze_bench.py --events {' '.join(map(str, a.events))} "
+    cmd = (f"python -m benchmarks.analyze_bench --events {' '.join(map(str, a.events))} "
            f"--pandas-events {a.pandas_events} --repeat {a.repeat} --write-docs")
     section = (f"## Analyzer\n\nMeasured {time.strftime('%Y-%m-%d')} on this repository's 2-core machine "
                f"(shared with other jobs: figures are noisy; medians, each contender in a fresh process, "

@@ -1,6 +1,6 @@
 """Accuracy of logkit.detect_challenge on REAL captured pages, and wafw00f's on the same pages.
 
-    python benchmarks/challenge_corpus.py [--split tune|holdout|all] [--wafw00f VENV_PYTHON] [--json OUT]
+    python -m benchmarks.challenge_corpus [--split tune|holdout|all] [--wafw00f VENV_PYTHON] [--json OUT]
 
 Pages: tests/fixtures/challenges/real/{tune,holdout}/ (each page with a sidecar naming its
 source repository, path, commit, licence, the expected kind and vendor, and the status and
@@ -34,9 +34,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from logkit.detect import detect_challenge  # noqa: E402
+from logkit.detect import detect_challenge
 
 CORPUS = ROOT / "tests" / "fixtures" / "challenges" / "real"
 SPLITS = ("tune", "holdout")

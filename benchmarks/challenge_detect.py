@@ -1,6 +1,6 @@
 """Microseconds per page for logkit.detect_challenge over the fixture pages.
 
-    python benchmarks/challenge_detect.py [--rounds 7] [--out results.json]
+    python -m benchmarks.challenge_detect [--rounds 7] [--out results.json]
 
 Pages: every fixture in tests/fixtures/challenges/ (challenge, block and
 ordinary pages as shipped), plus synthetic large pages built from the normal
@@ -25,15 +25,13 @@ import argparse
 import json
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from logkit.detect import detect_challenge
+from logkit.detect.challenge import PREFIX_BYTES
 
-from logkit.detect import detect_challenge  # noqa: E402
-from logkit.detect.challenge import PREFIX_BYTES  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 FIXTURES = ROOT / "tests" / "fixtures" / "challenges"
 

@@ -1,6 +1,6 @@
 """Cost per event of logkit's two emission paths, side by side with the usual peers.
 
-    python benchmarks/emit_bench.py [--events 200000] [--repeat 5] [--json]
+    python -m benchmarks.emit_bench [--events 200000] [--repeat 5] [--json]
 
 Every contender logs the same INFO event with 8 extra fields to the same sink (a file opened on
 /dev/null), in its own fresh process, round-robin over ``--repeat`` rounds, so a noisy neighbour

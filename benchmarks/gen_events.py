@@ -1,6 +1,6 @@
 """Deterministic generator of N logkit events (NDJSON, ecs-logging shape) for the analyzer benchmark.
 
-    python benchmarks/gen_events.py N OUT.ndjson [--seed 1] [--files K] [--start 2026-11-24T00:00:00Z]
+    python -m benchmarks.gen_events N OUT.ndjson [--seed 1] [--files K] [--start 2026-11-24T00:00:00Z]
 
 This is a benchmark generator, not an example of emission: it writes orjson lines from
 pre-built event templates (the shape `logkit.emit.render.Renderer` produces: ``@timestamp``,

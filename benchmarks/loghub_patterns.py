@@ -22,7 +22,7 @@ systems, which the miner was not tuned on: e.g. `data/loghub_2k_corrected` of th
 repository logpai/logparser, without the 8 shared systems). Each set gets its own table
 and averages; a missing held-out folder is reported, not silently skipped.
 
-    python benchmarks/loghub_patterns.py [--data DIR] [--heldout DIR] [--labels corrected|original]
+    python -m benchmarks.loghub_patterns [--data DIR] [--heldout DIR] [--labels corrected|original]
         [--repeat 5] [--json FILE|-]
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Per-call cost of logging hostile and ordinary values (issue 14: no call over ~10 ms).
 
-    python benchmarks/mask_bench.py [--repeat 5] [--limit 16384] [--json]
+    python -m benchmarks.mask_bench [--repeat 5] [--limit 16384] [--json]
 
 Each adversarial value of tests/fixtures/adversarial/hostile_values.py (10× the truncation limit
 where it is text) is logged through logkit's stdlib path as configured by ``logging_config()``
@@ -19,10 +19,22 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "adversarial"))
-from hostile_values import OUT_OF_RANGE_LONGS, field_values  # noqa: E402
+import importlib.util
 
-import logkit  # noqa: E402
+import logkit
+
+
+def _fixture_module():
+    # The adversarial values are test fixtures, not a package: loaded by path.
+    path = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "adversarial" / "hostile_values.py"
+    spec = importlib.util.spec_from_file_location("hostile_values", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+_hv = _fixture_module()
+OUT_OF_RANGE_LONGS, field_values = _hv.OUT_OF_RANGE_LONGS, _hv.field_values
 
 
 def _setup(mask: bool) -> logging.Logger:

@@ -1,6 +1,6 @@
 """How fast `logkit metrics serve` follows logs, side by side with mtail in one run.
 
-    python benchmarks/metrics_bench.py [--events 200000] [--rate 2000] [--seconds 10] [--rounds 3] [--write-docs]
+    python -m benchmarks.metrics_bench [--events 200000] [--rate 2000] [--seconds 10] [--rounds 3] [--write-docs]
 
 Both get the same file of logkit NDJSON lines (logkit.metrics.synth: Scrapy, Celery and Django events,
 nested form) and count the same things: mtail runs benchmarks/mtail/logkit.mtail (events by service and
@@ -32,9 +32,9 @@ import time
 import psutil
 import requests
 
+from logkit.metrics import synth
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-from logkit.metrics import synth  # noqa: E402
 
 MTAIL_PROGS = os.path.join(ROOT, "benchmarks", "mtail")
 
@@ -208,7 +208,7 @@ def main() -> None:
         mt_wall, mt_cpu = med(w for w, _ in cu_mt), med(c for _, c in cu_mt)
         rate = med(s["rate"] for s in st)
         s_lk, s_mt = med(s["logkit_pct_per_k"] for s in st), med(s["mtail_pct_per_k"] for s in st)
-        cmd = (f"python benchmarks/metrics_bench.py --events {a.events} --rate {a.rate} --seconds {a.seconds:g} "
+        cmd = (f"python -m benchmarks.metrics_bench --events {a.events} --rate {a.rate} --seconds {a.seconds:g} "
                f"--rounds {a.rounds}")
         mv = subprocess.run([a.mtail, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
         text = f"""## Metrics

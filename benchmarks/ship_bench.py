@@ -1,6 +1,6 @@
 """Shipping throughput, side by side in one run: `logkit ship --once`, the client's ceiling, Filebeat.
 
-    python benchmarks/ship_bench.py [--events 500000] [--repeats 3] [--es URL]
+    python -m benchmarks.ship_bench [--events 500000] [--repeats 3] [--es URL]
                                     [--filebeat BIN ...] [--markdown OUT.md] [--json OUT.json]
 
 Every contender ships the same NDJSON file (N logkit events from benchmarks/gen_events.py, each
@@ -39,7 +39,6 @@ import orjson
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
 
 INDEX_SETTINGS = {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "-1"}
 CEILING = {"chunk": 2000, "threads": 3}
@@ -199,7 +198,7 @@ def main(argv=None) -> int:
 
     from elasticsearch import Elasticsearch
     from elasticsearch.serializer import OrjsonSerializer
-    from gen_events import generate
+    from benchmarks.gen_events import generate
 
     client = Elasticsearch(a.es, request_timeout=300)
     client_orjson = Elasticsearch(a.es, request_timeout=300, serializer=OrjsonSerializer())

@@ -18,9 +18,10 @@ from .evaluate import RuleEvalError, Sample, Source, evaluate, evaluate_rule, re
 from .rules import Route, Rule, RuleError, RuleSet, default_pack, load as _load_one, merge, parse
 from .state import AlertRecord, Notification, State, StateError
 
-__all__ = ["load_rules", "check", "explain", "replay", "RuleSet", "Rule", "Route", "RuleError", "Source",
-           "State", "StateError", "Sample", "Notification", "AlertRecord", "RunResult", "Transition",
-           "RuleEvalError", "evaluate", "evaluate_rule", "default_pack", "parse", "resolve_now"]
+#: The API. Also importable from here, for the command line and tests: Source, resolve_now,
+#: evaluate, evaluate_rule, Sample, Route, merge, Notification, AlertRecord (see their modules).
+__all__ = ["load_rules", "parse", "default_pack", "check", "explain", "replay", "RuleSet", "Rule", "RuleError",
+           "RuleEvalError", "State", "StateError", "RunResult", "Transition"]
 
 
 def load_rules(paths: str | Sequence[str]) -> RuleSet:
@@ -60,7 +61,7 @@ def explain(rules: str | Sequence[str] | RuleSet, inputs: Sequence[str] | None =
 def replay(rules: str | RuleSet, inputs: Sequence[str], *, rule: str | None = None, step=None,
            start: str | datetime | None = None, end: str | datetime | None = None) -> list[Transition]:
     """Replay ``inputs`` through the rules (or the one named ``rule``) over their time range."""
-    from .rules import parse_duration
+    from ..timeparse import parse_duration
     rs = rules if isinstance(rules, RuleSet) else load_rules(rules)
     if rule:
         rs = RuleSet([rs.rule(rule)], [], rs.file)

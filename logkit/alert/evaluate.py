@@ -15,14 +15,13 @@ Windows are half-open: ``[now - window, now)``.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Sequence
 
 from ..analyze import queries as Q
 from ..analyze.columns import col
-from ..analyze.store import NothingToRead, Store
+from ..analyze.store import NothingToRead, Store, nothing_read, open_store  # noqa: F401
 from .rules import OPS, NEGATED, Condition, Rule, RuleSet, format_duration, label_name
 
 TS = col("@timestamp")
@@ -57,17 +56,10 @@ class Source:
         self.input_errors: dict[str, str] = {}
         self.bad_lines = 0
         need = set(fields)
-        if db and not self.files:
-            if not os.path.exists(db):
-                raise NothingToRead(f"no such store: {db}")
-            self.store = Store(db, read_only=True, memory_limit=memory_limit)
-        elif db:
-            self.store = Store(db, memory_limit=memory_limit)
-        else:
-            from .. import schema
-            cols = set(Q.REPORT_FIELDS) | need
-            self.store = Store(None, fields=[n for n in schema.FIELDS if n in cols],
-                               slim="message" not in need, memory_limit=memory_limit)
+        from .. import schema
+        cols = set(Q.REPORT_FIELDS) | need
+        self.store = open_store(db, inputs=self.files, fields=[n for n in schema.FIELDS if n in cols],
+                                slim="message" not in need, memory_limit=memory_limit)
         missing = sorted(n for n in need if n not in self.store.fields)
         if missing:
             self.store.close()
@@ -85,8 +77,7 @@ class Source:
             self.input_errors.update(res.errors)
             self.bad_lines += res.bad_lines
         if self.store.event_count == 0 and not self.store.path:
-            errs = "; ".join(f"{k}: {v}" for k, v in self.input_errors.items())
-            raise NothingToRead("no event could be read" + (f" ({errs})" if errs else ""))
+            raise nothing_read(None, inputs=self.files, errors=self.input_errors, bad_lines=self.bad_lines)
 
     def time_range(self) -> tuple[datetime | None, datetime | None]:
         cols, rows = Q.run(self.con, "summary", Q.Filters())

@@ -27,325 +27,33 @@ Every error names the file, the line and the field (``rules.yml:12: rule 'X': fi
 line numbers come from the YAML parser's node marks. Field names in filters are checked against
 ``logkit.schema``; query and column names against the analyzer's named queries; label and annotation
 templates against the variables the rule kind provides.
+
+The rule model is in model.py, the line-numbered YAML loader in _yaml.py, the safe templates in
+templates.py and the duration grammar in logkit.timeparse; this module validates and re-exports them.
 """
 from __future__ import annotations
 
 import math
 import os
 import re
-import string
-from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
 import yaml
 
 from .. import schema
 from ..analyze import queries as Q
+from ..timeparse import format_duration, parse_duration  # the one grammar; re-exported
+# The pieces a rules file is parsed with, each in its own module; re-exported here because
+# engine, evaluate, sinks, state, the CLI and users import them from logkit.alert.rules.
+from ._yaml import LList, LMap, load_yaml
+from .model import (FILTER_OPS, KINDS, LABEL_NAMES, NEGATED, OPS, SINK_TYPES, Condition, Route, Rule,  # noqa: F401
+                    RuleError, RuleSet, label_name)
+from .templates import Template
 
-KINDS = ("threshold", "frequency", "spike", "absence", "new_pattern", "critical")
-OPS = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
-       "<=": lambda a, b: a <= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
-NEGATED = {">": "<=", ">=": "<", "<": ">=", "<=": ">", "==": "!=", "!=": "=="}
-#: Filter operators on a field (``{field: {op: value}}``); a bare value means ``eq``, a list ``in``.
-FILTER_OPS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "exists", "contains", "prefix")
-SINK_TYPES = ("stdout", "webhook", "slack", "alertmanager")
-
-#: Short label names for common fields (the analyzer's column names for the same things).
-LABEL_NAMES = {
-    "url.domain": "domain", "service.name": "service", "celery.task.name": "task",
-    "celery.task.queue": "queue", "host.hostname": "host", "celery.worker.hostname": "worker",
-    "error.type": "error_type", "event.action": "action", "scrapy.spider": "spider",
-    "scrapy.proxy": "proxy", "scrapy.challenge.vendor": "vendor", "service.type": "service_type",
-    "log.level": "level", "django.route": "route",
-}
 _LABEL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_:.-]*$")
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def label_name(column_or_field: str) -> str:
-    """The label a grouping column or field becomes (``url.domain`` -> ``domain``)."""
-    return LABEL_NAMES.get(column_or_field, column_or_field.replace(".", "_").replace("@", ""))
-
-
-class RuleError(ValueError):
-    """A rules file is invalid: ``str()`` names the file, line, rule and field."""
-
-    def __init__(self, message: str, file: str = "<rules>", line: int | None = None,
-                 rule: str | None = None, field: str | None = None):
-        self.file, self.line, self.rule, self.field, self.msg = file, line, rule, field, message
-        where = f"{file}:{line}" if line else file
-        parts = [where]
-        if rule:
-            parts.append(f"rule {rule!r}")
-        if field:
-            parts.append(f"field {field!r}")
-        super().__init__(": ".join(parts) + ": " + message)
-
-
-# --- YAML with line numbers -----------------------------------------------------------------
-class LMap(dict):
-    """A mapping that remembers the line of itself and of each key (1-based)."""
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.line = 0
-        self.key_lines: dict[str, int] = {}
-
-    def line_of(self, key: str) -> int:
-        return self.key_lines.get(key, self.line)
-
-
-class LList(list):
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.line = 0
-        self.item_lines: list[int] = []
-
-
-def _convert(node: yaml.Node, loader: yaml.SafeLoader, file: str):
-    line = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)
-        out = LMap()
-        out.line, out.key_lines = line, {}
-        for k, v in node.value:
-            key = _convert(k, loader, file)
-            if not isinstance(key, (str, int, float, bool)) or isinstance(key, bool):
-                raise RuleError(f"a key must be a string, not {type(key).__name__}", file, k.start_mark.line + 1)
-            key = str(key)
-            if key in out:
-                raise RuleError(f"duplicate key {key!r}", file, k.start_mark.line + 1)
-            out[key] = _convert(v, loader, file)
-            out.key_lines[key] = k.start_mark.line + 1
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        out = LList(_convert(v, loader, file) for v in node.value)
-        out.line, out.item_lines = line, [v.start_mark.line + 1 for v in node.value]
-        return out
-    return loader.construct_object(node, deep=True)
-
-
-def load_yaml(text: str, file: str = "<rules>") -> Any:
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        return _convert(node, loader, file)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        raise RuleError(f"not valid YAML: {e.problem or e}", file, mark.line + 1 if mark else None) from None
-    except yaml.YAMLError as e:
-        raise RuleError(f"not valid YAML: {e}", file) from None
-    finally:
-        loader.dispose()
-
-
-# --- durations -------------------------------------------------------------------------------
-_DUR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
-_UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(v: Any) -> timedelta:
-    """``90s``, ``15m``, ``6h``, ``1d`` (or a number of seconds) -> timedelta; ValueError otherwise."""
-    if isinstance(v, timedelta):
-        return v
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0:
-        return timedelta(seconds=v)
-    if isinstance(v, str):
-        m = _DUR.match(v)
-        if m:
-            return timedelta(seconds=float(m.group(1)) * _UNIT[m.group(2)])
-    raise ValueError(f"not a duration: {v!r} (use e.g. 90s, 15m, 6h, 1d)")
-
-
-def format_duration(td: timedelta) -> str:
-    s = td.total_seconds()
-    for unit, n in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if s >= n and s % n == 0:
-            return f"{int(s // n)}{unit}"
-    return f"{s:g}s"
-
-
-# --- safe templates --------------------------------------------------------------------------
-class _SafeFormatter(string.Formatter):
-    """``str.format`` syntax over a flat dict, with no attribute or index access: ``{url.domain}``
-    is the key ``"url.domain"``, never an attribute lookup, so a template cannot reach into objects."""
-
-    def get_field(self, field_name, args, kwargs):
-        return kwargs[field_name], field_name
-
-    def get_value(self, key, args, kwargs):  # pragma: no cover - get_field covers it
-        return kwargs[key]
-
-
-_FMT = _SafeFormatter()
-
-
-class Template:
-    """A label or annotation template: ``"{domain}: {value:.0%} over {window}"``."""
-
-    def __init__(self, text: str):
-        self.text = text
-        self.fields: list[str] = []
-        for _lit, name, spec, conv in _FMT.parse(text):
-            if name is None:
-                continue
-            if name == "" or name.isdigit():
-                raise ValueError("positional fields ({} or {0}) are not allowed: name the variable")
-            if conv not in (None, "s"):
-                raise ValueError(f"conversion !{conv} is not allowed (only !s)")
-            if spec and "{" in spec:
-                raise ValueError("nested fields in a format spec are not allowed")
-            self.fields.append(name)
-
-    def render(self, values: Mapping[str, Any]) -> str:
-        try:
-            return _FMT.vformat(self.text, (), _Missing(values))
-        except (ValueError, TypeError):
-            # A format spec that does not fit the value (e.g. {value:.0%} on an empty value):
-            # render every field plainly rather than fail the alert.
-            plain = re.sub(r"\{([^{}:!]+)(![s])?(:[^{}]*)?\}", r"{\1}", self.text)
-            return _FMT.vformat(plain, (), _Missing(values))
-
-    def __repr__(self) -> str:
-        return f"Template({self.text!r})"
-
-
-class _Missing(dict):
-    def __init__(self, values: Mapping[str, Any]):
-        super().__init__({k: ("" if v is None else v) for k, v in values.items()})
-
-    def __missing__(self, key):
-        return ""
-
-
-# --- the rule model --------------------------------------------------------------------------
-@dataclass
-class Condition:
-    """One field condition of a filter: ``field op value``."""
-    field: str
-    op: str
-    value: Any
-
-
-@dataclass
-class Rule:
-    name: str
-    kind: str
-    file: str = "<rules>"
-    line: int = 0
-    window: timedelta = timedelta(minutes=15)
-    for_: timedelta = timedelta(0)
-    every: timedelta = timedelta(minutes=5)
-    repeat_interval: timedelta = timedelta(hours=4)
-    labels: dict[str, Template] = field(default_factory=dict)
-    annotations: dict[str, Template] = field(default_factory=dict)
-    description: str = ""
-    # threshold / spike on a query
-    query: str | None = None
-    metric: str | None = None
-    group_by: tuple[str, ...] = ()
-    op: str = ">"
-    value: float | None = None
-    sample: str | None = None
-    min_sample: float = 0
-    on_null: str = "skip"
-    services: tuple[str, ...] = ()
-    domains: tuple[str, ...] = ()
-    domains_env: str | None = None
-    # frequency / absence / spike on events
-    filter: tuple[Condition, ...] = ()
-    # spike
-    direction: str = "up"
-    ratio: float = 2.0
-    # absence
-    lookback: timedelta = timedelta(hours=24)
-    distinct: str | None = None
-    min: float = 1
-    expect: tuple[str, ...] = ()
-    activity: tuple[Condition, ...] | None = None
-    min_activity: float = 1
-    # new_pattern
-    baseline: timedelta = timedelta(hours=24)
-    min_count: int = 1
-
-    @property
-    def uses_query(self) -> bool:
-        return self.query is not None
-
-    @property
-    def group_labels(self) -> tuple[str, ...]:
-        if self.kind == "new_pattern":
-            return ("pattern_id", "error_type")
-        return tuple(label_name(g) for g in self.group_by)
-
-    def fields_needed(self) -> set[str]:
-        """Event fields this rule reads beyond the analyzer's report columns."""
-        out: set[str] = set()
-        for c in self.filter + (self.activity or ()):
-            out.add(c.field)
-        if self.kind in ("frequency", "absence", "spike") and not self.uses_query:
-            out.update(self.group_by)
-        if self.distinct:
-            out.add(self.distinct)
-        return out
-
-    def effective_domains(self) -> tuple[str, ...]:
-        doms = list(self.domains)
-        if self.domains_env:
-            doms += [d.strip() for d in os.environ.get(self.domains_env, "").split(",") if d.strip()]
-        return tuple(doms)
-
-
-@dataclass
-class Route:
-    """Where notifications go: a sink type, its target (from the environment), label matchers."""
-    type: str
-    name: str
-    url: str | None = None            # not secret (an Alertmanager on localhost); else url_env
-    url_env: str | None = None
-    headers_env: dict[str, str] = field(default_factory=dict)
-    match: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    retries: int = 3
-    backoff: float = 0.5
-    timeout: float = 10.0
-    ttl: timedelta = timedelta(hours=1)  # alertmanager: endsAt of a firing alert = now + ttl
-    generator_url: Template | None = None
-    continue_: bool = True
-    line: int = 0
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        return all(labels.get(k) in vs for k, vs in self.match.items())
-
-    @property
-    def display(self) -> str:
-        """Safe to print: the environment variable's name, never the URL."""
-        if self.url_env:
-            return f"{self.type}(${self.url_env})"
-        if self.url:
-            return f"{self.type}({self.url})"
-        return self.type
-
-
-@dataclass
-class RuleSet:
-    rules: list[Rule]
-    routes: list[Route]
-    file: str = "<rules>"
-
-    def rule(self, name: str) -> Rule:
-        for r in self.rules:
-            if r.name == name:
-                return r
-        raise KeyError(f"no rule named {name!r} in {self.file} (rules: {', '.join(r.name for r in self.rules)})")
-
-    def fields_needed(self) -> set[str]:
-        out: set[str] = set()
-        for r in self.rules:
-            out |= r.fields_needed()
-        return out
 
 
 # --- validation ------------------------------------------------------------------------------

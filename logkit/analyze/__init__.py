@@ -3,19 +3,21 @@
 - :func:`analyze` — the report (a :class:`Report` of named sections) over files and/or a store;
 - :func:`load` — append files to a DuckDB store incrementally;
 - :func:`query` — ad-hoc SQL over the ``events`` table/view;
+- :func:`patterns` — the top failure patterns (``logkit patterns`` over logkit events);
 - :func:`demo` — a day of logs of a made-up deployment, through logkit's own emitters, and its report.
 
 Imports nothing from later stages.
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Sequence
 
 from .queries import QUERIES, Query
-from .report import Report, Section, analyze
-from .store import LoadResult, NothingToRead, Store
+from .report import Report, Section, analyze, build, filters
+from .store import LoadResult, NothingToRead, Store, event_source
 
-__all__ = ["analyze", "load", "query", "demo", "Report", "Section", "Store", "QUERIES", "Query",
+__all__ = ["analyze", "load", "query", "patterns", "demo", "Report", "Section", "Store", "QUERIES", "Query",
            "NothingToRead", "LoadResult"]
 
 
@@ -31,22 +33,35 @@ def query(sql: str, inputs: Sequence[str] | None = None, *, db: str | None = Non
 
     Over ``db`` (opened read-only when no inputs are given) or over ``inputs`` loaded into memory.
     """
-    if db and not inputs:
-        store = Store(db, read_only=True)
-    else:
-        from .columns import ALL_FIELDS
-        store = Store(db, fields=None if db else ALL_FIELDS)
-    try:
-        if inputs:
-            res = store.load(list(inputs), progress=progress, stdin=stdin)
-            if store.event_count == 0:
-                raise NothingToRead("no event could be read" + "".join(
-                    f"; {k}: {v}" for k, v in res.errors.items()))
+    from .columns import ALL_FIELDS
+    # SQL over an existing (even empty) store is fine; inputs of which nothing could be read are not.
+    with event_source(inputs, db, fields=ALL_FIELDS, progress=progress, stdin=stdin,
+                      require_events=bool(inputs)) as (store, _):
         cur = store.con.execute(sql)
         cols = [d[0] for d in cur.description] if cur.description else []
         return cols, cur.fetchall()
-    finally:
-        store.close()
+
+
+def patterns(inputs=None, *, db: str | None = None, since=None, until=None, service=None, domain=None,
+             top: int | None = 50, new_since=None, now: datetime | None = None, progress: bool = False,
+             stdin=None) -> tuple[tuple[str, ...], list[tuple]]:
+    """The failure patterns of ``inputs`` and/or the store ``db`` (the library side of
+    ``logkit patterns``). With ``db`` the patterns' ids are kept in the store for later runs.
+
+    ``new_since``: only patterns that occur from that time on and did not occur in the window of
+    the same length just before it (nor earlier in the store's ``patterns`` table).
+    """
+    now = now or datetime.now(timezone.utc)
+    flt = filters(new_since or since, until, service, domain, now=now)
+    # Writable even without inputs: the store remembers the patterns' ids for later runs.
+    with event_source(inputs, db, read_only=False, progress=progress, stdin=stdin) as (store, _):
+        rep = build(store, flt, top=None if new_since else top, sections=["failure_patterns"], now=now)
+    sec = rep.sections["failure_patterns"]
+    rows = sec.rows
+    if new_since:
+        rows = [r for r in rows if r[sec.columns.index("new")]]
+        rows = rows[:top] if top else rows
+    return sec.columns, rows
 
 
 def demo(*args, **kwargs):

@@ -28,7 +28,7 @@ from typing import Any, Iterable, Sequence
 
 from .. import schema
 from . import queries as Q
-from .report import SECTIONS, Report, Section, _as_tuple, parse_time, window
+from .report import SECTIONS, Report, Section, as_tuple, parse_time, window
 
 #: Sections computed with aggregations (the others raise :class:`NotSupportedOnES`).
 SUPPORTED = ("summary", "domains", "captcha_vendors", "proxies", "tasks", "services", "critical_events",
@@ -463,7 +463,7 @@ def analyze_es(client, index: str, *, since: str | datetime | None = None, until
     """
     from .store import NothingToRead
     now = now or datetime.now(timezone.utc)
-    flt = Q.Filters(parse_time(since, now), parse_time(until, now), _as_tuple(service), _as_tuple(domain))
+    flt = Q.Filters(parse_time(since, now), parse_time(until, now), as_tuple(service), as_tuple(domain))
     wanted = tuple(sections or SECTIONS)
     for name in wanted:
         if name not in SUPPORTED:

@@ -164,33 +164,3 @@ def failure_patterns(con, flt: Q.Filters, *, top: int | None = 20, prev_since: d
     out.sort(key=lambda r: (-r[3], r[1], r[2]))
     return COLUMNS, out[:top] if top else out
 
-
-def patterns(inputs=None, *, db: str | None = None, since=None, until=None, service=None, domain=None,
-             top: int | None = 50, new_since=None, now: datetime | None = None, progress: bool = False,
-             stdin=None) -> tuple[tuple[str, ...], list[tuple]]:
-    """The failure patterns of ``inputs`` and/or the store ``db`` (the library side of
-    ``logkit patterns``). With ``db`` the patterns' ids are kept in the store for later runs.
-
-    ``new_since``: only patterns that occur from that time on and did not occur in the window of
-    the same length just before it (nor earlier in the store's ``patterns`` table).
-    """
-    from datetime import timezone
-
-    from .report import _as_tuple, build, parse_time
-    from .store import NothingToRead, Store
-
-    now = now or datetime.now(timezone.utc)
-    start = parse_time(new_since or since, now)
-    flt = Q.Filters(start, parse_time(until, now), _as_tuple(service), _as_tuple(domain))
-    with Store(db) as store:
-        if inputs:
-            store.load(list(inputs), progress=progress, stdin=stdin)
-        if store.event_count == 0:
-            raise NothingToRead("no event could be read" + ("" if inputs else " (the store is empty)"))
-        rep = build(store, flt, top=None if new_since else top, sections=["failure_patterns"], now=now)
-    sec = rep.sections["failure_patterns"]
-    rows = sec.rows
-    if new_since:
-        rows = [r for r in rows if r[sec.columns.index("new")]]
-        rows = rows[:top] if top else rows
-    return sec.columns, rows

@@ -6,15 +6,14 @@
 """
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
+from ..timeparse import parse_duration, parse_time
 from . import queries as Q
 from .patterns import failure_patterns
-from .store import LoadResult, NothingToRead, Store
+from .store import NothingToRead, Store, event_source  # noqa: F401 (NothingToRead: re-exported)
 
 def empty_window_message(meta: dict[str, Any], events_read: int | None = None) -> str | None:
     """When the window holds no event: how many were read, and the span the data covers (for the
@@ -66,42 +65,7 @@ class Report:
                 "sections": {n: s.dicts() for n, s in self.sections.items()}}
 
 
-# --- time arguments --------------------------------------------------------------------------
-_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
-_DUR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)\s*$", re.I)
-
-
-def parse_duration(s: str | timedelta) -> timedelta:
-    """``90s``, ``5m``, ``2h``, ``1d``, ``1w`` -> timedelta."""
-    if isinstance(s, timedelta):
-        return s
-    m = _DUR.match(str(s))
-    if not m:
-        raise ValueError(f"not a duration: {s!r} (use e.g. 30s, 5m, 2h, 1d, 1w)")
-    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2).lower()])
-
-
-def parse_time(s: str | datetime | None, now: datetime) -> datetime | None:
-    """A relative duration before ``now`` (``2h``) or an absolute ISO 8601 time (UTC when naive)."""
-    if s is None or s == "":
-        return None
-    if isinstance(s, datetime):
-        return s if s.tzinfo else s.replace(tzinfo=timezone.utc)
-    if _DUR.match(s):
-        return now - parse_duration(s)
-    txt = s.strip()
-    if txt.endswith(("Z", "z")):
-        txt = txt[:-1] + "+00:00"
-    try:
-        t = datetime.fromisoformat(txt)
-    except ValueError:
-        try:
-            t = datetime.combine(date.fromisoformat(txt), datetime.min.time())
-        except ValueError:
-            raise ValueError(f"not a time: {s!r} (use e.g. 2h, 1d, 2026-11-24T13:00:00Z)") from None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
-
-
+# --- time arguments (the grammar lives in logkit.timeparse; re-exported for existing callers) ---
 # Up to a year: events may span decades (1970 to 2099 is the sane range, inputs.TS_MIN/TS_MAX);
 # the timeline stays at most ~60 buckets whatever the span.
 _AUTO_STEPS = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 180, 360, 720, 1440, 10080, 43200, 525600)]
@@ -114,12 +78,22 @@ def auto_interval(span: timedelta, max_buckets: int = 60) -> timedelta:
     return _AUTO_STEPS[-1]
 
 
-def _as_tuple(v: str | Sequence[str] | None) -> tuple[str, ...]:
+def as_tuple(v: str | Sequence[str] | None) -> tuple[str, ...]:
+    """A filter argument (one name, several, or None) as a tuple."""
     if v is None:
         return ()
     if isinstance(v, str):
         return (v,)
     return tuple(v)
+
+
+_as_tuple = as_tuple  # the old name, for code written against it
+
+
+def filters(since=None, until=None, service=None, domain=None, *, now: datetime) -> Q.Filters:
+    """The window and filters of a command over events, from its arguments (times as
+    :func:`logkit.timeparse.parse_time` reads them, relative to ``now``)."""
+    return Q.Filters(parse_time(since, now), parse_time(until, now), as_tuple(service), as_tuple(domain))
 
 
 # --- the report ------------------------------------------------------------------------------
@@ -136,33 +110,11 @@ def analyze(inputs: Sequence[str] | None = None, *, db: str | Store | None = Non
     be read at all; bad lines of readable files are counted in the ``bad_input`` section.
     """
     now = now or datetime.now(timezone.utc)
-    flt = Q.Filters(parse_time(since, now), parse_time(until, now), _as_tuple(service), _as_tuple(domain))
+    flt = filters(since, until, service, domain, now=now)
     if top is not None and top < 0:
         raise ValueError(f"top must be 0 or more, not {top}")
-    own = not isinstance(db, Store)
-    if isinstance(db, Store):
-        store = db
-    elif db and not inputs:  # report on an existing store: read-only, so it can be shared
-        if not os.path.exists(db):
-            raise NothingToRead(f"no such store: {db}")
-        store = Store(db, read_only=True, memory_limit=memory_limit)
-    else:
-        store = Store(db, memory_limit=memory_limit)
-    try:
-        loaded = LoadResult()
-        if inputs:
-            loaded = store.load(list(inputs), progress=progress, stdin=stdin)
-        if store.event_count == 0:
-            errs = "; ".join(f"{k}: {v}" for k, v in loaded.errors.items())
-            bad = loaded.bad_lines
-            raise NothingToRead("no event could be read" + (f" ({errs})" if errs else "")
-                                + (f"; {bad} bad line(s)" if bad else "") +
-                                ("" if inputs else " (the store is empty)"))
+    with event_source(inputs, db, memory_limit=memory_limit, progress=progress, stdin=stdin) as (store, loaded):
         return build(store, flt, by=by, top=top, sections=sections, input_errors=loaded.errors, now=now)
-    finally:
-        if own:
-            store.close()
-
 
 def window(flt: Q.Filters, summary: dict, *, by, top, now: datetime | None, store: str, events: int):
     """(meta, end, interval, prev_since) of a report: where its window ends, the timeline's

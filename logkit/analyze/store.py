@@ -30,6 +30,7 @@ were complete, which would lose data silently.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -602,3 +603,53 @@ def _size(p: str) -> int:
     except OSError:
         return 0
 
+
+
+# --- the event source: open a store, load the inputs, refuse when nothing could be read --------
+def open_store(db: str | None = None, *, inputs: Sequence[str] | None = None, fields: Sequence[str] | None = None,
+               memory_limit: str | None = None, slim: bool | None = None,
+               read_only: bool | None = None) -> Store:
+    """The store a command reads from: the file ``db`` (read-only when there is nothing to load
+    into it, so several readers can share it; it must then exist), else an in-memory store with
+    ``fields`` (default: what the report reads) and ``slim`` (messages of failures only). ``read_only=False`` opens ``db`` writable anyway
+    (``logkit patterns`` remembers its pattern ids in the store)."""
+    if read_only is None:
+        read_only = bool(db) and not inputs
+    if db and read_only:
+        if not os.path.exists(db):
+            raise NothingToRead(f"no such store: {db}")
+        return Store(db, read_only=True, memory_limit=memory_limit)
+    # fields and slim shape an in-memory store only: a file store keeps every field and message.
+    return Store(db, fields=None if db else fields, memory_limit=memory_limit, slim=None if db else slim)
+
+
+def nothing_read(loaded: LoadResult | None, *, inputs: Sequence[str] | None = None,
+                 errors: dict[str, str] | None = None, bad_lines: int | None = None) -> NothingToRead:
+    """The one message for "no event at all": why each input failed, the bad lines, or an empty store."""
+    errs = errors if errors is not None else (loaded.errors if loaded else {})
+    bad = bad_lines if bad_lines is not None else (loaded.bad_lines if loaded else 0)
+    why = "; ".join(f"{k}: {v}" for k, v in errs.items())
+    return NothingToRead("no event could be read" + (f" ({why})" if why else "")
+                         + (f"; {bad} bad line(s)" if bad else "") + ("" if inputs else " (the store is empty)"))
+
+
+@contextlib.contextmanager
+def event_source(inputs: Sequence[str] | None = None, db: "str | Store | None" = None, *,
+                 fields: Sequence[str] | None = None, memory_limit: str | None = None, slim: bool | None = None,
+                 read_only: bool | None = None, progress: bool = False, stdin=None,
+                 require_events: bool = True):
+    """``with event_source(inputs, db) as (store, loaded):`` — the events analyze, patterns, alerts and
+    metrics read: :func:`open_store`, ``inputs`` loaded into it (incrementally), and
+    :class:`NothingToRead` when the store then holds no event (unless ``require_events=False``).
+    A :class:`Store` passed as ``db`` is used as it is and left open."""
+    own = not isinstance(db, Store)
+    store = open_store(db, inputs=inputs, fields=fields, memory_limit=memory_limit, slim=slim,
+                       read_only=read_only) if own else db
+    try:
+        loaded = store.load(list(inputs), progress=progress, stdin=stdin) if inputs else LoadResult()
+        if require_events and store.event_count == 0:
+            raise nothing_read(loaded, inputs=inputs)
+        yield store, loaded
+    finally:
+        if own:
+            store.close()

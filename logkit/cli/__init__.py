@@ -9,6 +9,8 @@ import importlib
 
 import click
 
+__all__ = ["main", "COMMANDS"]
+
 # name -> "module:attribute" of a click command or group. One line per command.
 COMMANDS: dict[str, str] = {
     "schema": "logkit.cli.schema:schema",

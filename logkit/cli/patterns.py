@@ -69,8 +69,7 @@ def patterns(files, db, since, until, service, domain, new_since, top, text, pip
             render_rows(("id", "count", "template", "example"),
                         [(t.id, t.count, t.template, t.example) for t in rows], fmt, out)
         return
-    from ..analyze import NothingToRead
-    from ..analyze.patterns import patterns as run
+    from ..analyze import NothingToRead, patterns as run
     if not files and not db:
         if sys.stdin.isatty():
             fail("give FILES (logkit logs; - for stdin), --db, or --text/--pipe for plain lines")

@@ -1,3 +1,4 @@
+"""``logkit schema``: the event schema as a table, JSON, JSON Schema or Markdown (docs/schema.md)."""
 from __future__ import annotations
 
 import click

@@ -1,3 +1,4 @@
+"""``logkit validate``: check log files line by line against the schema (a thin wrapper over logkit.validate)."""
 from __future__ import annotations
 
 import sys

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from types import MappingProxyType
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar("logkit_context", default=_EMPTY)
@@ -35,8 +35,9 @@ def clear() -> None:
     _context.set(_EMPTY)
 
 
-def get_context() -> Mapping[str, Any]:
-    return _context.get()
+#: The bound fields (a read-only mapping). The ContextVar's own ``get``: the renderer calls it on
+#: every event, so no Python frame in between.
+get_context: Callable[[], Mapping[str, Any]] = _context.get
 
 
 @contextlib.contextmanager
@@ -46,4 +47,4 @@ def bound(**fields: Any) -> Iterator[None]:
     try:
         yield
     finally:
-        _context.reset(token)
+        reset(token)

@@ -16,12 +16,12 @@ import socket
 import sys
 import time
 import traceback
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 import orjson
 
 from .. import schema
-from .context import _context
+from .context import get_context
 from .ids import uuid7
 from . import sanitize as _san
 from .sanitize import MASK, Sanitizer, _notes, clean_text, mask_text, note, safe_int, take_notes, truncate
@@ -102,6 +102,16 @@ def exception_fields(exc: BaseException) -> dict[str, str]:
     return {"error.type": name, "error.message": msg, "error.stack_trace": stack}
 
 
+class _Plan(NamedTuple):
+    """Where an application key goes (cached per key by :meth:`Renderer._plan`)."""
+    kind: object                       # _PLAIN, _TEXT, _SECRET or _SPREAD
+    path: Any                          # the field's dotted name split (a str for _SPREAD)
+    parents: tuple[str, ...] | None    # set only when build() may place a value directly
+    leaf: str | None
+    accept: Any                        # the Python types the field takes as they are
+    es_type: str | None
+
+
 class Renderer:
     """Turns events into JSON lines for one service. Options are fixed at construction.
 
@@ -136,11 +146,11 @@ class Renderer:
         #: Longest line written (below ``logkit validate``'s 1 MiB): past it, values are cut.
         self.max_line_bytes = max_line_bytes
         self.include_origin = include_origin
-        self._plans: dict[Any, tuple] = {}
+        self._plans: dict[Any, _Plan] = {}
         self._shapes: dict[tuple, Any] = {}
 
     # --- where each key goes ---------------------------------------------------------------
-    def _plan(self, k: Any) -> tuple:
+    def _plan(self, k: Any) -> _Plan:
         """(kind, path) for an application key; cached, since keys repeat.
 
         kind: _PLAIN (sanitise by type), _TEXT (also mask secrets in string values),
@@ -161,7 +171,7 @@ class Renderer:
             elif "." not in name:
                 # A bare namespace: a dict spreads into it; a scalar would clash with the
                 # object the schema keeps there, so it goes to extra.
-                plan = (_SPREAD, name, None, None, None, None)
+                plan = _Plan(_SPREAD, name, None, None, None, None)
         if plan is None:
             if self.mask and self.sanitizer.is_secret_key(name):
                 kind = _SECRET
@@ -177,7 +187,7 @@ class Renderer:
             # not one of the shared static objects) a dict operation or two in build().
             fast = kind is _PLAIN and accept is not None and path[0] not in self._static and \
                 f.type not in ("date", "ip")
-            plan = (kind, path, path[:-1] if fast else None, path[-1], accept,
+            plan = _Plan(kind, path, path[:-1] if fast else None, path[-1], accept,
                     f.type if f is not None else None)
         if len(self._plans) < 10_000:  # keys can be attacker-made; keep the cache bounded
             self._plans[k] = plan
@@ -350,7 +360,7 @@ class Renderer:
             "process": {"pid": _pid},
             "log": {"logger": logger or "root"},
         }
-        ctx = _context.get()
+        ctx = get_context()
         if ctx:
             for k, v in ctx.items():
                 try:
@@ -372,16 +382,16 @@ class Renderer:
             for k, v in fields.items():
                 plan = plans.get(k)
                 t = type(v)
-                if plan is not None and plan[2] is not None and t in plan[4] and (
+                if plan is not None and plan.parents is not None and t in plan.accept and (
                         t is str and len(v) <= maxlen or t is int and -_I64 <= v < _I64 or t in _SCALARS):
-                    parents = plan[2]
+                    parents = plan.parents
                     if len(parents) == 1:  # most fields: "url.domain", "event.action"
                         node = out.get(parents[0])
                         if node is None:
-                            out[parents[0]] = {plan[3]: v}
+                            out[parents[0]] = {plan.leaf: v}
                             continue
                         if type(node) is dict:
-                            node[plan[3]] = v
+                            node[plan.leaf] = v
                             continue
                     else:
                         node = out
@@ -393,7 +403,7 @@ class Renderer:
                                 break
                             node = nxt
                         else:
-                            node[plan[3]] = v
+                            node[plan.leaf] = v
                             continue
                 try:
                     self._put(out, k, v)

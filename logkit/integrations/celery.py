@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import logging_config
-from ..emit.context import _context, bind
+from ..emit.context import bind, reset
 from ..emit.context import get_context
 from ._common import (ACTION, DURATION, ERROR_STACK, OUTCOME, REASON, TRACE_ID, action, emit, error_fields,
                       name, new_trace_id, otel_trace_id, valid_trace_id)
@@ -361,7 +361,7 @@ def _postrun(sender=None, task_id=None, **kw) -> None:
     entry = _running.pop(task_id, None)
     if entry is not None:
         try:
-            _context.reset(entry[1])
+            reset(entry[1])
         except Exception:  # a token from another context (should not happen): unbind by hand
             pass
 

@@ -34,7 +34,7 @@ from typing import Any, Iterable
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
 from .. import logging_config
-from ..emit.context import _context, bind
+from ..emit.context import bind, reset
 from ._common import (DURATION, ERROR_MESSAGE, ERROR_TYPE, METHOD, OUTCOME, STATUS, TRACE_ID, URL_PATH,
                       ACTION, BODY_BYTES, action, emit, error_fields, name, new_trace_id, otel_trace_id,
                       valid_trace_id)
@@ -297,7 +297,7 @@ class RequestLogMiddleware:
             self._finish(request, response, state, incoming, started)
             return response
         finally:
-            _context.reset(token)
+            reset(token)
 
     async def __acall__(self, request):
         started = time.perf_counter_ns()
@@ -311,7 +311,7 @@ class RequestLogMiddleware:
             self._finish(request, response, state, incoming, started)
             return response
         finally:
-            _context.reset(token)
+            reset(token)
 
     # --- the view ----------------------------------------------------------------------------
     def _bind_user(self, request, user) -> None:

@@ -70,10 +70,9 @@ def metric_fields() -> tuple[str, ...]:
 def feed_store(agg: Aggregator, db: str, *, batch: int = 50_000) -> FeedResult:
     """The ``events`` table of the DuckDB store ``db`` (opened read-only) into ``agg``."""
     from ..analyze.columns import col
-    from ..analyze.store import Store
+    from ..analyze.store import event_source
     res = FeedResult()
-    store = Store(db, read_only=True)
-    try:
+    with event_source(None, db, require_events=False) as (store, _):
         have = set(store.fields)
         wanted = [f for f in metric_fields() if f in have]
         if "@timestamp" not in have:
@@ -88,6 +87,4 @@ def feed_store(agg: Aggregator, db: str, *, batch: int = 50_000) -> FeedResult:
                 for r in rows:
                     agg._feed({k: v for k, v in zip(wanted, r) if v is not None})
             res.events += len(rows)
-    finally:
-        store.close()
     return res

@@ -189,3 +189,11 @@ def to_string(report: Report, fmt: str, **kw) -> str:
     buf = io.StringIO()
     render(report, fmt, buf, **kw)
     return buf.getvalue()
+
+
+# Public names for what table.py and html.py share with this module (no private imports across modules).
+numeric_column = _numeric
+window_line = _window
+
+__all__ = ["FORMATS", "HEADERS", "render", "render_rows", "to_string", "markdown_table", "write_csv_rows", "human",
+           "duration", "numeric_column", "window_line"]

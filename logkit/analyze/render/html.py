@@ -14,7 +14,7 @@ from typing import Sequence
 from .. import escape
 from ..escape import html as esc
 from ..report import Report
-from . import HEADERS, _numeric, _window, duration, human
+from . import HEADERS, duration, human, numeric_column as _numeric, window_line as _window
 from . import svg
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import escape
-from . import HEADERS, _numeric, _window, human
+from . import HEADERS, human, numeric_column as _numeric, window_line as _window
 
 # Columns shown on a terminal (json/csv/markdown/html keep them all), most important first: when the
 # terminal is too narrow, columns are dropped from the end of this order, so a key column (the
