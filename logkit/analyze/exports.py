@@ -35,6 +35,7 @@ from datetime import datetime, timezone
 import orjson
 
 from .. import schema
+from .compressed import decompressed_chunks
 
 #: Kibana's default dateFormat, MMM D, YYYY @ HH:mm:ss.SSS (moment.js), in strptime terms.
 KIBANA_DATE = "%b %d, %Y @ %H:%M:%S.%f"
@@ -47,10 +48,9 @@ HEAD = 65536
 
 
 def _head(path: str, compression: str) -> bytes:
-    from .inputs import _decompressed_chunks
     out = b""
     try:
-        for chunk in _decompressed_chunks(path, compression, 0):
+        for chunk in decompressed_chunks(path, compression, 0):
             out += chunk
             if len(out) >= HEAD:
                 break
@@ -87,10 +87,9 @@ def kind_of(path: str, compression: str) -> str | None:
 
 
 def _read_text(path: str, compression: str) -> str:
-    from .inputs import _decompressed_chunks
     buf = bytearray()
     try:
-        for chunk in _decompressed_chunks(path, compression, 0):
+        for chunk in decompressed_chunks(path, compression, 0):
             buf += chunk
     except Exception:  # a cut stream: the rest is lost; the loader counts what is malformed
         pass

@@ -29,6 +29,9 @@ from typing import BinaryIO, Iterator
 
 import orjson
 
+from .compressed import DAMAGED, TRUNCATED, Truncated, decompressed_chunks  # noqa: F401 (re-exported reasons)
+from .exports import convert
+
 HEAD_BYTES = 4096
 #: On the slow path, lines longer than this are counted as bad ("line too long") rather than loaded
 #: (DuckDB's reader on the fast path takes lines of any size it can hold).
@@ -42,11 +45,6 @@ MALFORMED = "malformed JSON"
 NOT_OBJECT = "not a JSON object"
 NON_UTF8 = "non-UTF-8 bytes (replaced, line kept)"
 NO_TIMESTAMP = "missing or invalid @timestamp"
-TRUNCATED = "truncated compressed stream (rest of file lost)"
-#: A compressed stream that fails to decode in the middle; the full reason names the byte offset of
-#: the compressed file where decoding stopped and the decoder's message. Every line decoded before
-#: the damage is kept.
-DAMAGED = "damaged compressed stream"
 TOO_LONG = "line too long"
 UNREADABLE = "cannot read"
 OUT_OF_RANGE = "@timestamp out of range (before 1970 or from 2100 on)"
@@ -182,7 +180,6 @@ def expand(inputs: list[str] | tuple[str, ...], *, stdin: BinaryIO | None = None
             comp = compression_of(p)
             # Kibana CSV reports and pretty-printed _search responses: rewritten as NDJSON
             # (exports.py), identified by content like stdin.
-            from .exports import convert
             conv = convert(p, comp, tmpdir)
             out.append(Source(p, conv, "none", stdin=True) if conv else Source(p, p, comp))
             return True
@@ -240,144 +237,12 @@ def head_hash(path: str, n: int) -> str | None:
 
 
 # --- reading ---------------------------------------------------------------------------------
-class Truncated(Exception):
-    """The compressed stream ends early (``reason`` = :data:`TRUNCATED`) or cannot be decoded from
-    some byte on (``reason`` starts with :data:`DAMAGED` and names the byte offset)."""
-
-    def __init__(self, reason: str = TRUNCATED):
-        super().__init__(reason)
-        self.reason = reason
-
-
-#: Compressed bytes fed to the decoder at a time. Small, so a decode error loses little output:
-#: zstd decodes whole blocks (up to 128 KiB of text from a few KiB), and for gzip the piece that
-#: fails is fed again byte by byte from a copy of the decoder state (see _feed_gzip).
-_FEED = 4096
-
-
-def _damaged(offset: int, e: BaseException) -> Truncated:
-    msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-    return Truncated(f"{DAMAGED} at byte {offset} of the file ({msg}); the rest of the file is lost")
-
-
-def _feed(d, piece: bytes, pos: int, compression: str):
-    """Decode ``piece`` with decoder ``d``: (output, decoder, damage or None, bytes after the end of
-    the member or frame when it ended in this piece).
-
-    gzip: on a decode error the piece is decoded again byte by byte from a copy of the state
-    before it, to keep every byte of output before the damage (zstd decoders cannot be copied;
-    small pieces bound the loss there)."""
-    if compression != "gzip":
-        try:
-            out = d.decompress(piece)
-        except Exception as e:  # zstandard.ZstdError
-            return b"", d, _damaged(pos, e), b""
-        return out, d, None, (d.unused_data if d.eof else b"")
-    saved = d.copy()
-    try:
-        out = d.decompress(piece)
-        return out, d, None, (d.unused_data if d.eof else b"")
-    except zlib.error:
-        pass
-    d = saved
-    outs = []
-    for i in range(len(piece)):
-        try:
-            outs.append(d.decompress(piece[i:i + 1]))
-        except zlib.error as e:
-            return b"".join(outs), d, _damaged(pos + i, e), b""
-        if d.eof:
-            return b"".join(outs), d, None, d.unused_data + piece[i + 1:]
-    return b"".join(outs), d, None, b""
-
-
-def _zstd_salvage(path: str, new, frame_start: int, frame_out: int, piece: bytes, pos: int):
-    """A zstd decoder cannot be copied: decode the frame again from its start up to the piece that
-    failed, then that piece byte by byte, to keep every byte decodable before the damage.
-    Returns (output not yielded yet, damage). Runs once per damaged file."""
-    d = new()
-    outs = []
-    with open(path, "rb") as f:
-        f.seek(frame_start)
-        left = pos - frame_start
-        while left > 0:
-            b = f.read(min(_FEED * 16, left))
-            if not b:
-                break
-            left -= len(b)
-            outs.append(d.decompress(b))
-    err = None
-    for i in range(len(piece)):
-        try:
-            outs.append(d.decompress(piece[i:i + 1]))
-        except Exception as e:  # zstandard.ZstdError
-            err = _damaged(pos + i, e)
-            break
-    return b"".join(outs)[frame_out:], err or _damaged(pos, ValueError("undecodable"))
-
-
-def _decompressed_chunks(path: str, compression: str, start: int) -> Iterator[bytes]:
-    """Decompressed bytes of ``path`` from byte ``start`` of the file; raises Truncated at a cut
-    or damaged stream, after yielding every byte decoded before it.
-
-    Concatenated gzip members and zstd frames are read one after another (what appending writers
-    and ``cat a.gz b.gz`` make)."""
-    with open(path, "rb") as raw:
-        raw.seek(start)
-        if compression == "none":
-            while True:
-                b = raw.read(2**20)
-                if not b:
-                    return
-                yield b
-        if compression == "gzip":
-            new = lambda: zlib.decompressobj(wbits=31)  # noqa: E731
-        else:
-            import zstandard
-            dctx = zstandard.ZstdDecompressor()
-            new = dctx.decompressobj
-        d = new()
-        fed = False  # the current decompressor has seen bytes of a member it has not finished
-        pos = start  # file offset of the next byte read
-        frame_start, frame_out = start, 0  # where the current member/frame began; bytes it gave
-        while True:
-            block = raw.read(2**20)
-            if not block:
-                break
-            for j in range(0, len(block), _FEED):
-                b = block[j:j + _FEED]
-                bpos = pos + j
-                while b:
-                    fed = True
-                    out, d, err, rest = _feed(d, b, bpos, compression)
-                    if err is not None and compression == "zstd":
-                        out, err = _zstd_salvage(path, new, frame_start, frame_out, b, bpos)
-                    if out:
-                        frame_out += len(out)
-                        yield out
-                    if err is not None:
-                        raise err
-                    if d.eof:
-                        bpos += len(b) - len(rest)
-                        b = rest
-                        d = new()
-                        fed = False
-                        frame_start, frame_out = bpos, 0
-                        if compression == "gzip" and b and not b.strip(b"\x00"):
-                            b = b""  # zero padding after the last member
-                    else:
-                        b = b""
-            pos += len(block)
-        if fed and not d.eof:
-            raise Truncated()
-
-
 def decompress_to(path: str, compression: str, start: int, out: BinaryIO) -> tuple[int, str | None]:
     """Write the decompressed bytes to ``out``: (bytes written, the reason the stream was cut
     short or damaged, or None)."""
     n = 0
     try:
-        for chunk in _decompressed_chunks(path, compression, start):
+        for chunk in decompressed_chunks(path, compression, start):
             out.write(chunk)
             n += len(chunk)
     except Exception as e:
@@ -407,7 +272,7 @@ def iter_lines(path: str, compression: str, start: int = 0) -> Iterator[tuple[in
     n = 0
     skipping = False  # inside a line that is too long
     try:
-        for chunk in _decompressed_chunks(path, compression, start):
+        for chunk in decompressed_chunks(path, compression, start):
             if skipping:
                 i = chunk.find(b"\n")
                 if i < 0:

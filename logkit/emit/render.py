@@ -24,7 +24,7 @@ from .. import schema
 from .context import get_context
 from .ids import uuid7
 from . import sanitize as _san
-from .sanitize import MASK, Sanitizer, _notes, clean_text, mask_text, note, safe_int, take_notes, truncate
+from .sanitize import MASK, Sanitizer, notes_state, clean_text, mask_text, note, safe_int, takenotes_state, truncate
 
 _LEVELS = {
     "debug": "debug", "info": "info", "warning": "warning", "warn": "warning", "error": "error",
@@ -434,8 +434,8 @@ class Renderer:
                 self._put(out, "extra.event.outcome", outcome)
             ev_obj["outcome"] = _DEFAULT_OUTCOME.get(ev_obj["action"]) or (
                 "failure" if level == "error" or level == "critical" else "unknown")
-        if _notes.items:
-            self._flag(out, take_notes())
+        if notes_state.items:
+            self._flag(out, takenotes_state())
         return out
 
     def _replace(self, out: dict, k: Any, v: Any, e: Exception) -> None:

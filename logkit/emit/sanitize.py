@@ -348,22 +348,22 @@ class _Notes(threading.local):
     items: list | None = None  # a class default: reading it costs no call on the hot path
 
 
-_notes = _Notes()
+notes_state = _Notes()
 
 
 def note(reason: str) -> None:
     """Record that a value of the event being built was replaced (read by the renderer)."""
-    lst = _notes.items
+    lst = notes_state.items
     if lst is None:
-        lst = _notes.items = []
+        lst = notes_state.items = []
     if len(lst) < 20:
         lst.append(reason[:200])
 
 
-def take_notes() -> list[str] | None:
-    lst = _notes.items
+def takenotes_state() -> list[str] | None:
+    lst = notes_state.items
     if lst:
-        _notes.items = None
+        notes_state.items = None
         return lst
     return None
 
