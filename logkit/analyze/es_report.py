@@ -658,3 +658,19 @@ def analyze_es(client, index: str, *, since: str | datetime | None = None, until
             raise NotSupportedOnES(name)
         rep.sections[name] = Section(name, q.title, q.definition, c, r)
     return rep
+
+
+def patterns_es(client, index: str, *, since=None, until=None, service=None, domain=None, top: int | None = 50,
+                new_since=None, now: datetime | None = None) -> tuple[tuple[str, ...], list[tuple]]:
+    """``logkit patterns --es``: the failure patterns of the cluster's events, as
+    :func:`logkit.analyze.patterns.patterns` computes them from files (the failures of the window,
+    and of the window before it for ``new``, fetched and grouped by the same code)."""
+    now = now or datetime.now(timezone.utc)
+    rep = analyze_es(client, index, since=new_since or since, until=until, service=service, domain=domain,
+                     top=None if new_since else top, now=now, sections=["failure_patterns"])
+    sec = rep.sections["failure_patterns"]
+    rows = sec.rows
+    if new_since:
+        rows = [r for r in rows if r[sec.columns.index("new")]]
+        rows = rows[:top] if top else rows
+    return sec.columns, rows
