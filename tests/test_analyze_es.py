@@ -252,7 +252,8 @@ SYN_CASES = [
 @pytest.mark.parametrize("kw", SYN_CASES, ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()) or "all")
 def test_same_report_on_generated_events(synthetic, es_client, kw, monkeypatch):
     from logkit.analyze import es_report
-    monkeypatch.setattr(es_report, "PAGE", 7)  # composite aggregations and the scroll page many times
+    monkeypatch.setattr(es_report, "PAGE", 7)  # composite aggregations page many times
+    monkeypatch.setattr(es_report, "HITS_PAGE", 9)  # and the point-in-time reads
     monkeypatch.setattr(es_report, "FLUSH_ROWS", 100)
     monkeypatch.setattr(es_report, "MAX_HITS", 10)  # --top beyond one search: critical events scrolled  # the failures go to DuckDB in several inserts
     compare(synthetic, es_client, kw)

@@ -78,9 +78,14 @@ class EsSource:
     :class:`logkit.alert.evaluate.Source`, so the engine runs over it unchanged."""
 
     def __init__(self, client, index: str, ruleset: RuleSet, *, retries: int = 3, backoff: float = 1.0,
-                 page: int = PAGE, sleep: Callable[[float], None] = time.sleep):
+                 page: int = PAGE, sleep: Callable[[float], None] = time.sleep,
+                 on_page: Callable[[int], None] | None = None):
         self.client, self.index, self.ruleset = client, index, ruleset
         self.retries, self.backoff, self.page, self.sleep = retries, backoff, page, sleep
+        #: called after each page with the documents read so far (progress; fault tests)
+        self.on_page = on_page
+        #: attempts that failed and were retried (all reads of this source)
+        self.retried: list[str] = []
         need = ruleset.fields_needed()
         cols = set(Q.REPORT_FIELDS) | need
         self.fields = [n for n in schema.FIELDS if n in cols]
@@ -140,6 +145,7 @@ class EsSource:
                 raise
             except Exception as e:  # connection lost, node down, shard failures, 5xx
                 attempt += 1
+                self.retried.append(_reason(e))
                 if attempt > self.retries:
                     raise EsSourceError(f"cannot read {self.index} from the cluster after {attempt} attempt(s): "
                                         f"{_reason(e)}") from None
@@ -200,6 +206,8 @@ class EsSource:
                     if (h["_index"], h["_id"]) == first_id:
                         seen_first = True
                     out.append(h["_source"])
+                if self.on_page is not None:
+                    self.on_page(len(out))
                 if len(page) < self.page:
                     break
                 after = page[-1]["sort"]

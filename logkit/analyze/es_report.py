@@ -36,8 +36,10 @@ SUPPORTED = ("summary", "domains", "captcha_vendors", "proxies", "tasks", "servi
 
 #: TDigest compression of the percentiles (Elasticsearch's default is 100; more is more exact).
 TDIGEST_COMPRESSION = 200
-#: Buckets per composite page, hits per scroll page.
+#: Buckets per composite page.
 PAGE = 1000
+#: Hits per page of a point-in-time read (failures for the patterns, all critical events).
+HITS_PAGE = 10000
 #: The most hits one search returns (index.max_result_window's default).
 MAX_HITS = 10000
 #: Failure events buffered before they are inserted into the in-memory DuckDB table.
@@ -234,6 +236,39 @@ class _ES:
             # a short page is the last one: no request for the empty page after it
             if len(res["buckets"]) < PAGE or after is None:
                 return out
+
+    def hits(self, body: dict, *, sort: list | None = None, limit: int | None = None) -> Iterable[dict]:
+        """Every hit of ``body`` (its ``query``, ``fields``, ``_source``) in ``sort`` order, a
+        point-in-time read in pages of HITS_PAGE with ``search_after``: bounded requests, a
+        consistent view, no scroll context left open when the caller stops early."""
+        sort = list(sort or [{F("@timestamp"): "asc"}]) + [{"_shard_doc": "asc"}]
+        self.requests += 1
+        pit = self.client.open_point_in_time(index=self.index, keep_alive="2m", ignore_unavailable=True)["id"]
+        try:
+            after, n = None, 0
+            while True:
+                size = HITS_PAGE if limit is None else min(HITS_PAGE, limit - n)
+                if size <= 0:
+                    return
+                req = dict(body, size=size, sort=sort, pit={"id": pit, "keep_alive": "2m"}, track_total_hits=False)
+                if after is not None:
+                    req["search_after"] = after
+                self.requests += 1
+                self.searches += 1
+                r = self.client.search(**req).body
+                pit = r.get("pit_id", pit)
+                page = r["hits"]["hits"]
+                n += len(page)
+                yield from page
+                if len(page) < size:
+                    return
+                after = page[-1]["sort"]
+        finally:
+            self.requests += 1
+            try:
+                self.client.close_point_in_time(id=pit)
+            except Exception:  # it expires after keep_alive anyway
+                pass
 
     def count(self) -> int:
         self.requests += 1
@@ -532,12 +567,9 @@ def _critical_events(es: _ES, flt: Q.Filters, *, top) -> list[tuple]:
         "fields": [{"field": F("@timestamp"), "format": "strict_date_optional_time"}] + [F(n) for n in names[1:]]}
     if top and top <= MAX_HITS:
         hits = es.search(size=top, **body)["hits"]["hits"]
-    else:  # all of them (or more than one search may return): scroll, in order
-        from elasticsearch import helpers
-        hits = helpers.scan(es.client, index=es.index, query=body, size=PAGE, preserve_order=True,
-                            ignore_unavailable=True, allow_no_indices=True)
-        if top:
-            hits = (h for _, h in zip(range(top), hits))
+    else:  # all of them (or more than one search may return): a point-in-time read, in order
+        sort = body.pop("sort")
+        hits = es.hits(body, sort=sort, limit=top or None)
     rows = []
     for h in hits:
         f = h.get("fields", {})
@@ -569,8 +601,6 @@ _FAILURE_FIELDS = ("@timestamp", "log.level", "event.outcome", "event.action", "
 
 
 def _failure_patterns(es: _ES, flt: Q.Filters, *, top, prev_since) -> tuple[tuple[str, ...], list[tuple]]:
-    from elasticsearch import helpers
-
     from .columns import col, duck_type
     from .patterns import failure_patterns
     from .store import Store
@@ -590,8 +620,7 @@ def _failure_patterns(es: _ES, flt: Q.Filters, *, top, prev_since) -> tuple[tupl
                 for c in columns:
                     c.clear()
 
-        for h in helpers.scan(es.client, index=es.index, query={"query": query, "_source": False, "fields": fields},
-                              size=PAGE, ignore_unavailable=True, allow_no_indices=True):
+        for h in es.hits({"query": query, "_source": False, "fields": fields}):
             f = h.get("fields", {})
             columns[0].append(_parse_ts(_first(f, names[0])))
             for c, n in zip(columns[1:], names[1:]):
@@ -606,9 +635,12 @@ def _failure_patterns(es: _ES, flt: Q.Filters, *, top, prev_since) -> tuple[tupl
 def analyze_es(client, index: str, *, since: str | datetime | None = None, until: str | datetime | None = None,
                service: str | Sequence[str] | None = None, domain: str | Sequence[str] | None = None,
                by: str | timedelta | None = None, top: int | None = 20, now: datetime | None = None,
-               sections: Sequence[str] | None = None) -> Report:
+               sections: Sequence[str] | None = None, cost: dict | None = None) -> Report:
     """The report over the indices/data streams ``index`` (a pattern) of the cluster ``client``,
     with the same sections and columns as :func:`logkit.analyze.analyze`.
+
+    ``cost``: a dict filled with ``{section: (requests, searches, seconds)}`` (``start`` for the
+    count and summary), for benchmarks/es_report_cost.py.
 
     Raises :class:`NotSupportedOnES` when a wanted section is not computed on Elasticsearch yet,
     and :class:`~logkit.analyze.store.NothingToRead` when ``index`` holds no event at all (no
@@ -621,7 +653,15 @@ def analyze_es(client, index: str, *, since: str | datetime | None = None, until
     for name in wanted:
         if name not in SUPPORTED:
             raise NotSupportedOnES(name)
+    import time
     es = _ES(client, index)
+    clock = [time.perf_counter(), 0, 0]
+
+    def spent(name: str) -> None:
+        if cost is not None:
+            now_ = time.perf_counter()
+            cost[name] = (es.requests - clock[1], es.searches - clock[2], now_ - clock[0])
+            clock[:] = [now_, es.requests, es.searches]
     total = es.count()
     if total == 0:
         raise NothingToRead(f"no event in {index} (no index or data stream matches it, or they are empty)")
@@ -629,6 +669,7 @@ def analyze_es(client, index: str, *, since: str | datetime | None = None, until
     meta, end, interval, prev_since = window(flt, dict(zip(cols, rows[0])), by=by, top=top, now=now,
                                              store=f"elasticsearch:{index}", events=total)
     rep = Report(meta)
+    spent("start")
     for name in SECTIONS:
         if name not in wanted:
             continue
@@ -657,6 +698,7 @@ def analyze_es(client, index: str, *, since: str | datetime | None = None, until
         else:  # pragma: no cover - a section added to SECTIONS without an Elasticsearch form
             raise NotSupportedOnES(name)
         rep.sections[name] = Section(name, q.title, q.definition, c, r)
+        spent(name)
     return rep
 
 
