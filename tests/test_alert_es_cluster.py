@@ -8,7 +8,7 @@ import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from test_alert_es import index_files
+from test_alert_es import _notes, index_files
 
 from logkit.alert import Source, load_rules
 from logkit.alert.engine import run_once
@@ -62,7 +62,7 @@ def test_node_loss_and_rollover_between_and_during_evaluations(es_cluster3, tmp_
             a = run_once(pack, fsrc, t, ref, deliver_to=False)
             b = run_once(pack, esrc, t, got, deliver_to=False)
             assert b.errors == a.errors == {}
-            assert [n.to_dict() for n in b.notifications] == [n.to_dict() for n in a.notifications], t
+            assert _notes(b) == _notes(a), t
             assert _alerts(got) == _alerts(ref), t
     assert stopped == [2]
     assert any(a.status == "firing" for a in ref.alerts.values())
