@@ -44,7 +44,10 @@ def index_files(client, paths: list[str], tag: str) -> tuple[str, str]:
                 n += 1
     for i in range(0, len(ops), 4000):
         res = client.bulk(operations=ops[i:i + 4000])
-        assert not res["errors"], [it for it in res["items"] if next(iter(it.values())).get("error")][:3]
+        # 409: the same _id already stored (a bulk retried after a timeout): stored once, as ship does
+        bad = [it for it in res["items"] if next(iter(it.values())).get("status", 200) >= 300
+               and next(iter(it.values())).get("status") != 409]
+        assert not bad, bad[:3]
     pattern = f"logs-logkit.*-{ns}"
     client.indices.refresh(index=pattern)
     assert client.count(index=pattern)["count"] == n

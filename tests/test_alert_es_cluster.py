@@ -27,7 +27,7 @@ def test_node_loss_and_rollover_between_and_during_evaluations(es_cluster3, tmp_
     from elasticsearch import Elasticsearch
 
     from logkit.store import elasticsearch as les
-    client = Elasticsearch(es_cluster3.urls, request_timeout=30, retry_on_timeout=True, max_retries=3)
+    client = Elasticsearch(es_cluster3.urls, request_timeout=120, retry_on_timeout=True, max_retries=3)
     res = demo(str(tmp_path), seed=2, events=8000, report=False)
     files = sorted(glob.glob(os.path.join(res.log_dir, "*")))
     real_setup = les.setup
