@@ -198,7 +198,7 @@ def run_elastalert(venv: str, proxy: CountingProxy, pattern: str, work: str) -> 
         blocks = re.split(r"^INFO:elastalert:Alert for ", log, flags=re.M)[1:]
         for blk in blocks:
             m = re.match(r"\S+ at (\S+):", blk)
-            k = re.search(key_re, blk.split("INFO:elastalert:")[0])
+            k = re.search(key_re, blk)  # the matched document comes first in its block
             alerts.append((k.group(1) if k else "", m.group(1) if m else ""))
         evaluations = len(re.findall(r"Queried rule", log))
         out[name] = {"alerts": alerts, "requests": proxy.take(), "seconds": secs, "rc": p.returncode,
