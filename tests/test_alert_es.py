@@ -263,3 +263,26 @@ def test_cli_patterns_on_the_cluster(day, es_url):
     assert json.loads(a.stdout) == json.loads(b.stdout)
     bad = r.invoke(main, ["patterns", logs, "--es", es_url])
     assert bad.exit_code == 2 and "no FILES" in bad.output
+
+
+def test_cli_outage_leaves_the_state_alone(day, es_url, tmp_path):
+    """A run that cannot read the cluster (check, and a watch round) says so, exits 2, and
+    leaves the state file as it was: no alert resolved by an outage."""
+    from click.testing import CliRunner
+
+    from logkit.cli import main
+    logs, pattern = day
+    state = tmp_path / "state.json"
+    r = CliRunner()
+    at = "2026-11-24T13:37:00Z"
+    ok = r.invoke(main, ["alerts", "check", "pack:default", "--es", es_url, "--index", pattern, "--now", at,
+                         "--state", str(state)])
+    assert ok.exit_code == 1, ok.output
+    before = state.read_text()
+    assert '"firing"' in before
+    for cmd in (["check"], ["watch", "--max-iterations", "1", "--interval", "1s"]):
+        bad = r.invoke(main, ["alerts", *cmd, "pack:default", "--es", "http://127.0.0.1:9", "--index", pattern,
+                              "--now", "2026-11-24T13:52:00Z", "--state", str(state)])
+        assert bad.exit_code == 2, bad.output
+        assert "cannot read" in bad.output and "Traceback" not in bad.output
+        assert state.read_text() == before
