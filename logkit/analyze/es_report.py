@@ -17,8 +17,8 @@ aggregations instead of SQL, and yields the same columns, so the same renderers 
   (a scroll returning those fields only, ``_source`` off), put in an in-memory DuckDB table and
   grouped by the same :func:`logkit.analyze.patterns.failure_patterns`.
 
-Percentiles are Elasticsearch's TDigest estimates, not DuckDB's exact ``quantile_cont``: see
-docs/analyze.md ("On Elasticsearch") for the tolerance. The ``files`` and ``bad_input`` sections
+Percentiles are exact, equal to DuckDB's ``quantile_cont``: TDigest estimates locate the two
+neighbouring values, which are then read exactly (see :func:`exact_quantiles`). The ``files`` and ``bad_input`` sections
 are about loaded files; on a cluster there are none, so they are empty.
 """
 from __future__ import annotations
@@ -36,8 +36,10 @@ SUPPORTED = ("summary", "domains", "captcha_vendors", "proxies", "tasks", "servi
 
 #: TDigest compression of the percentiles (Elasticsearch's default is 100; more is more exact).
 TDIGEST_COMPRESSION = 200
-#: Buckets per composite page, hits per scroll page.
+#: Buckets per composite page.
 PAGE = 1000
+#: Hits per page of a point-in-time read (failures for the patterns, all critical events).
+HITS_PAGE = 10000
 #: The most hits one search returns (index.max_result_window's default).
 MAX_HITS = 10000
 #: Failure events buffered before they are inserted into the in-memory DuckDB table.
@@ -66,6 +68,16 @@ def error_reason(e: Exception) -> str:
             reasons.append(str(err["reason"]))
         err = err.get("caused_by")
     return "; ".join(reasons) or str(e)
+
+
+class PercentileError(RuntimeError):
+    """One search of the exact percentiles was refused (a multi-search answers per search)."""
+
+
+class _Refused(Exception):
+    def __init__(self, body: dict):
+        super().__init__(str(body.get("error")))
+        self.body = body
 
 
 def F(name: str) -> str:
@@ -194,9 +206,14 @@ def _nulls_last(v: Any) -> tuple:
 class _ES:
     def __init__(self, client, index: str):
         self.client, self.index = client, index
+        #: HTTP requests sent and searches run (a multi-search is one request, many searches):
+        #: where analyze --es spends its time (benchmarks/es_report_cost.py)
+        self.requests = self.searches = 0
 
     def search(self, **body: Any) -> dict:
         body.setdefault("size", 0)
+        self.requests += 1
+        self.searches += 1
         return self.client.search(index=self.index, ignore_unavailable=True, allow_no_indices=True,
                                   **body).body
 
@@ -216,10 +233,45 @@ class _ES:
             res = self.search(query=query, aggs={"c": agg})["aggregations"]["c"]
             out.extend(res["buckets"])
             after = res.get("after_key")
-            if not res["buckets"] or after is None:
+            # a short page is the last one: no request for the empty page after it
+            if len(res["buckets"]) < PAGE or after is None:
                 return out
 
+    def hits(self, body: dict, *, sort: list | None = None, limit: int | None = None) -> Iterable[dict]:
+        """Every hit of ``body`` (its ``query``, ``fields``, ``_source``) in ``sort`` order, a
+        point-in-time read in pages of HITS_PAGE with ``search_after``: bounded requests, a
+        consistent view, no scroll context left open when the caller stops early."""
+        sort = list(sort or [{F("@timestamp"): "asc"}]) + [{"_shard_doc": "asc"}]
+        self.requests += 1
+        pit = self.client.open_point_in_time(index=self.index, keep_alive="2m", ignore_unavailable=True)["id"]
+        try:
+            after, n = None, 0
+            while True:
+                size = HITS_PAGE if limit is None else min(HITS_PAGE, limit - n)
+                if size <= 0:
+                    return
+                req = dict(body, size=size, sort=sort, pit={"id": pit, "keep_alive": "2m"}, track_total_hits=False)
+                if after is not None:
+                    req["search_after"] = after
+                self.requests += 1
+                self.searches += 1
+                r = self.client.search(**req).body
+                pit = r.get("pit_id", pit)
+                page = r["hits"]["hits"]
+                n += len(page)
+                yield from page
+                if len(page) < size:
+                    return
+                after = page[-1]["sort"]
+        finally:
+            self.requests += 1
+            try:
+                self.client.close_point_in_time(id=pit)
+            except Exception:  # it expires after keep_alive anyway
+                pass
+
     def count(self) -> int:
+        self.requests += 1
         return self.client.count(index=self.index, ignore_unavailable=True, allow_no_indices=True)["count"]
 
 
@@ -305,11 +357,136 @@ def _pct(agg: dict, q: float) -> float | None:
     return None
 
 
+# --- exact percentiles -------------------------------------------------------------------------
+# Elasticsearch's `percentiles` are estimates (TDigest, HDR): at a point mass (many runtimes equal
+# to a time limit) a rank error of a fraction of a percent moves p95 from 19.7 s to 30 s. DuckDB's
+# quantile_cont is exact: it interpolates between the sorted values at ranks floor(h) and ceil(h),
+# h = (n - 1) q. So the cluster finds those two values exactly, in two steps: the TDigest estimate
+# at a lower percentile only *locates* them (a lower bound L below which the exact count is
+# asked), then a `terms` aggregation over the values >= L, in key order, hands the values with
+# their exact counts from which the ranks are read. A wrong estimate costs one more round (a
+# lower L, or the next page of values), never a wrong figure.
+#: How far below q (in percentile points) the lower bound is taken, one try after another; after
+#: the last one there is no lower bound.
+_BRACKET = (0.1, 0.5, 2.0, 10.0)
+#: Distinct values per `terms` page (index.max_terms_count is not involved: that is for queries).
+_TERMS_PAGE = 10000
+
+
+def _percents(qs: Sequence[float]) -> list[float]:
+    """The TDigest percentiles asked for: the targets and the lower bounds of _BRACKET."""
+    out = {round(q * 100, 6) for q in qs}
+    for q in qs:
+        out.update(round(q * 100 - d, 6) for d in _BRACKET if q * 100 - d > 0)
+    return sorted(out)
+
+
+class _Target:
+    """One exact quantile to find: the q-quantile of ``field`` over the documents of ``query``."""
+
+    def __init__(self, key: Any, query: dict, field: str, q: float, n: int, estimates: dict):
+        self.key, self.query, self.field, self.q, self.n = key, query, field, q, n
+        # DuckDB: RN = (n - 1) * q (a double), FRN = floor, CRN = ceil, d = RN - FRN
+        self.h = (n - 1) * q
+        self.ranks = sorted({int(self.h // 1), -int(-self.h // 1)})
+        self.values: dict[int, float] = {}
+        self.tries = [estimates.get(round(q * 100 - d, 6)) for d in _BRACKET if q * 100 - d > 0]
+        self.tries = [v for v in self.tries if v is not None] + [None]
+        self.lower: float | None = self.tries.pop(0)
+        self.strict = False  # True: the values > lower (the next page), else >= lower
+        self.below: int | None = None  # the exact count of values under the lower bound, once known
+
+    def body(self) -> dict:
+        fld = F(self.field)
+        aggs: dict[str, Any] = {}
+        rng: dict[str, Any] = {"exists": {"field": fld}}
+        if self.lower is not None:
+            rng = {"range": {fld: {"gt" if self.strict else "gte": self.lower}}}
+            if self.below is None:
+                aggs["below"] = {"filter": {"range": {fld: {"lt": self.lower}}}}
+        aggs["v"] = {"filter": rng, "aggs": {"t": {"terms": {
+            "field": fld, "size": _TERMS_PAGE, "order": {"_key": "asc"}}}}}
+        return {"size": 0, "query": self.query, "aggs": aggs, "track_total_hits": False}
+
+    def read(self, res: dict) -> bool:
+        """Takes one response; True when both values are known."""
+        a = res["aggregations"]
+        below = self.below if self.below is not None else (a["below"]["doc_count"] if "below" in a else 0)
+        if below > self.ranks[0]:  # the estimate was too high: a lower bound further down
+            self.lower = self.tries.pop(0) if self.tries else None
+            self.below = None
+            return False
+        self.below = below
+        i, last = below, None
+        for b in a["v"]["t"]["buckets"]:
+            for r in self.ranks:
+                if i <= r < i + b["doc_count"]:
+                    self.values[r] = float(b["key"])
+            i += b["doc_count"]
+            last = b["key"]
+        if len(self.values) == len(self.ranks):
+            return True
+        if last is None or a["v"]["t"].get("sum_other_doc_count", 0) == 0:
+            raise RuntimeError(f"the cluster counted {self.n} values of {self.field} but returned {i}")
+        self.lower, self.strict, self.below = float(last), True, i  # the next page of values
+        return False
+
+    def result(self) -> tuple[float, float, float]:
+        lo, hi = self.values[self.ranks[0]], self.values[self.ranks[-1]]
+        return lo, self.h - self.ranks[0], hi
+
+
+def _interpolate(parts: list[tuple[float, float, float]]) -> list[float]:
+    """DuckDB's own interpolation between the two neighbours (lo, d, hi): quantile_cont at d of
+    the pair, which runs the same arithmetic as on the whole sample, so the last bit agrees too
+    (its compiled form, lo(1 - d) + hi d with a fused multiply-add, is not what Python's floats
+    would compute)."""
+    if not parts:
+        return []
+    import duckdb
+    con = duckdb.connect()
+    try:
+        return [con.execute("SELECT quantile_cont(x, $d::DOUBLE) FROM (SELECT unnest([$lo::DOUBLE, $hi::DOUBLE]) AS x)",
+                            {"lo": lo, "d": d, "hi": hi}).fetchone()[0] for lo, d, hi in parts]
+    finally:
+        con.close()
+
+
+def exact_quantiles(es: "_ES", targets: list[_Target]) -> dict[Any, float]:
+    """{target.key: the exact quantile (DuckDB quantile_cont)} for ``targets`` with n > 0, by
+    rounds of one multi-search each (one search per unresolved target)."""
+    todo = [t for t in targets if t.n > 0]
+    while todo:
+        nxt = []
+        for i in range(0, len(todo), _MSEARCH):
+            chunk = todo[i:i + _MSEARCH]
+            ops: list[dict] = []
+            for t in chunk:
+                ops += [{"index": es.index, "ignore_unavailable": True, "allow_no_indices": True}, t.body()]
+            es.requests += 1
+            es.searches += len(chunk)
+            res = es.client.msearch(searches=ops).body["responses"]
+            for t, r in zip(chunk, res):
+                if "error" in r:
+                    raise PercentileError(f"percentile search refused: {error_reason(_Refused(r))}")
+                if not t.read(r):
+                    nxt.append(t)
+        todo = nxt
+    done = [t for t in targets if t.n > 0]
+    return dict(zip((t.key for t in done), _interpolate([t.result() for t in done])))
+
+
+#: Searches per multi-search request.
+_MSEARCH = 200
+
+
 def _tasks(es: _ES, flt: Q.Filters, *, top) -> list[tuple]:
     name = "celery.task.name"
     base = _all(*_window(flt), _exists(name))
     action = lambda a: _term("event.action", a)  # noqa: E731
     tdigest = {"compression": TDIGEST_COMPRESSION}
+    rt_filter = _terms("event.action", ("task.succeeded", "task.failed"))
+    rt_q, qw_q = (0.5, 0.95, 0.99), (0.95,)
     buckets = es.composite(base, [_src(name, key="t")], {
         "f": {"filters": {"filters": {
             "succeeded": action("task.succeeded"), "failed": action("task.failed"),
@@ -318,12 +495,25 @@ def _tasks(es: _ES, flt: Q.Filters, *, top) -> list[tuple]:
                 _term("celery.task.timed_out", True),
                 {"wildcard": {F("error.type"): {"value": "*TimeLimitExceeded*", "case_insensitive": True}}})),
         }}},
-        "rt": {"filter": _terms("event.action", ("task.succeeded", "task.failed")), "aggs": {
-            "p": {"percentiles": {"field": F("celery.task.runtime"), "percents": [50, 95, 99],
+        "rt": {"filter": rt_filter, "aggs": {
+            "n": {"value_count": {"field": F("celery.task.runtime")}},
+            "p": {"percentiles": {"field": F("celery.task.runtime"), "percents": _percents(rt_q),
                                   "keyed": False, "tdigest": tdigest}}}},
-        "qw": {"percentiles": {"field": F("celery.task.queue_wait"), "percents": [95], "keyed": False,
+        "qwn": {"value_count": {"field": F("celery.task.queue_wait")}},
+        "qw": {"percentiles": {"field": F("celery.task.queue_wait"), "percents": _percents(qw_q), "keyed": False,
                                "tdigest": tdigest}},
     })
+    # the exact percentiles, located by the estimates (see _Target)
+    targets = []
+    for b in buckets:
+        t = b["key"]["t"]
+        est = {round(v["key"], 6): v["value"] for v in b["rt"]["p"]["values"]}
+        targets += [_Target((t, "rt", q), _all(base, _term(name, t), rt_filter), "celery.task.runtime", q,
+                            b["rt"]["n"]["value"], est) for q in rt_q]
+        est = {round(v["key"], 6): v["value"] for v in b["qw"]["values"]}
+        targets += [_Target((t, "qw", q), _all(base, _term(name, t)), "celery.task.queue_wait", q,
+                            b["qwn"]["value"], est) for q in qw_q]
+    exact = exact_quantiles(es, targets)
     # workers: count(DISTINCT coalesce(worker, host)) over events whose action is set and not task.sent
     workers: dict[str, set] = {}
     for b in es.composite(_all(base, _exists("event.action"), _not(action("task.sent"))),
@@ -336,12 +526,12 @@ def _tasks(es: _ES, flt: Q.Filters, *, top) -> list[tuple]:
     rows = []
     for b in buckets:
         c = _counts(b)
+        t = b["key"]["t"]
         att = c["succeeded"] + c["failed"] + c["retried"]
-        rt = b["rt"]["p"]
-        rows.append((b["key"]["t"], att, c["succeeded"], c["failed"], c["retried"], c["timeouts"], c["revoked"],
+        rows.append((t, att, c["succeeded"], c["failed"], c["retried"], c["timeouts"], c["revoked"],
                      _div(c["succeeded"], att), _div(c["failed"], att), _div(c["retried"], att),
-                     _div(c["timeouts"], att), _pct(rt, 50), _pct(rt, 95), _pct(rt, 99), _pct(b["qw"], 95),
-                     len(workers.get(b["key"]["t"], ()))))
+                     _div(c["timeouts"], att), exact.get((t, "rt", 0.5)), exact.get((t, "rt", 0.95)),
+                     exact.get((t, "rt", 0.99)), exact.get((t, "qw", 0.95)), len(workers.get(t, ()))))
     rows.sort(key=lambda r: (-r[1], r[0]))
     return rows[:top] if top else rows
 
@@ -379,12 +569,9 @@ def _critical_events(es: _ES, flt: Q.Filters, *, top) -> list[tuple]:
         "fields": [{"field": F("@timestamp"), "format": "strict_date_optional_time"}] + [F(n) for n in names[1:]]}
     if top and top <= MAX_HITS:
         hits = es.search(size=top, **body)["hits"]["hits"]
-    else:  # all of them (or more than one search may return): scroll, in order
-        from elasticsearch import helpers
-        hits = helpers.scan(es.client, index=es.index, query=body, size=PAGE, preserve_order=True,
-                            ignore_unavailable=True, allow_no_indices=True)
-        if top:
-            hits = (h for _, h in zip(range(top), hits))
+    else:  # all of them (or more than one search may return): a point-in-time read, in order
+        sort = body.pop("sort")
+        hits = es.hits(body, sort=sort, limit=top or None)
     rows = []
     for h in hits:
         f = h.get("fields", {})
@@ -416,8 +603,6 @@ _FAILURE_FIELDS = ("@timestamp", "log.level", "event.outcome", "event.action", "
 
 
 def _failure_patterns(es: _ES, flt: Q.Filters, *, top, prev_since) -> tuple[tuple[str, ...], list[tuple]]:
-    from elasticsearch import helpers
-
     from .columns import col, duck_type
     from .patterns import failure_patterns
     from .store import Store
@@ -437,8 +622,7 @@ def _failure_patterns(es: _ES, flt: Q.Filters, *, top, prev_since) -> tuple[tupl
                 for c in columns:
                     c.clear()
 
-        for h in helpers.scan(es.client, index=es.index, query={"query": query, "_source": False, "fields": fields},
-                              size=PAGE, ignore_unavailable=True, allow_no_indices=True):
+        for h in es.hits({"query": query, "_source": False, "fields": fields}):
             f = h.get("fields", {})
             columns[0].append(_parse_ts(_first(f, names[0])))
             for c, n in zip(columns[1:], names[1:]):
@@ -453,9 +637,12 @@ def _failure_patterns(es: _ES, flt: Q.Filters, *, top, prev_since) -> tuple[tupl
 def analyze_es(client, index: str, *, since: str | datetime | None = None, until: str | datetime | None = None,
                service: str | Sequence[str] | None = None, domain: str | Sequence[str] | None = None,
                by: str | timedelta | None = None, top: int | None = 20, now: datetime | None = None,
-               sections: Sequence[str] | None = None) -> Report:
+               sections: Sequence[str] | None = None, cost: dict | None = None) -> Report:
     """The report over the indices/data streams ``index`` (a pattern) of the cluster ``client``,
     with the same sections and columns as :func:`logkit.analyze.analyze`.
+
+    ``cost``: a dict filled with ``{section: (requests, searches, seconds)}`` (``start`` for the
+    count and summary), for benchmarks/es_report_cost.py.
 
     Raises :class:`NotSupportedOnES` when a wanted section is not computed on Elasticsearch yet,
     and :class:`~logkit.analyze.store.NothingToRead` when ``index`` holds no event at all (no
@@ -468,7 +655,15 @@ def analyze_es(client, index: str, *, since: str | datetime | None = None, until
     for name in wanted:
         if name not in SUPPORTED:
             raise NotSupportedOnES(name)
+    import time
     es = _ES(client, index)
+    clock = [time.perf_counter(), 0, 0]
+
+    def spent(name: str) -> None:
+        if cost is not None:
+            now_ = time.perf_counter()
+            cost[name] = (es.requests - clock[1], es.searches - clock[2], now_ - clock[0])
+            clock[:] = [now_, es.requests, es.searches]
     total = es.count()
     if total == 0:
         raise NothingToRead(f"no event in {index} (no index or data stream matches it, or they are empty)")
@@ -479,6 +674,7 @@ def analyze_es(client, index: str, *, since: str | datetime | None = None, until
         whole = _summary(es, Q.Filters())[1][0]
         meta["data_first"], meta["data_last"] = whole[1], whole[2]
     rep = Report(meta)
+    spent("start")
     for name in SECTIONS:
         if name not in wanted:
             continue
@@ -510,4 +706,21 @@ def analyze_es(client, index: str, *, since: str | datetime | None = None, until
         else:  # pragma: no cover - a section added to SECTIONS without an Elasticsearch form
             raise NotSupportedOnES(name)
         rep.sections[name] = Section(name, q.title, q.definition, c, r)
+        spent(name)
     return rep
+
+
+def patterns_es(client, index: str, *, since=None, until=None, service=None, domain=None, top: int | None = 50,
+                new_since=None, now: datetime | None = None) -> tuple[tuple[str, ...], list[tuple]]:
+    """``logkit patterns --es``: the failure patterns of the cluster's events, as
+    :func:`logkit.analyze.patterns.patterns` computes them from files (the failures of the window,
+    and of the window before it for ``new``, fetched and grouped by the same code)."""
+    now = now or datetime.now(timezone.utc)
+    rep = analyze_es(client, index, since=new_since or since, until=until, service=service, domain=domain,
+                     top=None if new_since else top, now=now, sections=["failure_patterns"])
+    sec = rep.sections["failure_patterns"]
+    rows = sec.rows
+    if new_since:
+        rows = [r for r in rows if r[sec.columns.index("new")]]
+        rows = rows[:top] if top else rows
+    return sec.columns, rows

@@ -4,6 +4,7 @@
     logkit alerts watch RULES [FILES...] [--db DB] --interval 1m
     logkit alerts explain RULES [FILES...] [--db DB] [--format table|json]
     logkit alerts test RULES FILE... [--rule NAME] [--step 5m]
+    ... --es URL [--index PATTERN] [--ingest-delay 15s]   # any of them over a cluster's events
 
 RULES is a rules file, or ``pack:default`` for the pack shipped with logkit.
 """
@@ -59,9 +60,11 @@ def _load(rules: str, routes: tuple[str, ...] = ()):
     return rs
 
 
-def _source(rs, inputs, db):
+def _source(rs, inputs, db, es=None):
     from ..alert import RuleEvalError, Source
     from ..analyze import NothingToRead
+    if es is not None:
+        return _es_source(rs, inputs, db, es)
     if not inputs and not db:
         inputs = ("-",)
     try:
@@ -72,12 +75,96 @@ def _source(rs, inputs, db):
         _die(f"cannot open the events: {e}")
 
 
-def _now(now, src):
+def _now(now, src, es=None):
     from ..alert import resolve_now
     try:
+        if es is not None:
+            from ..alert.es_source import EsSourceError, resolve_es_now
+            try:
+                return resolve_es_now(now, src, es["delay"])
+            except EsSourceError as e:
+                _die(str(e))
         return resolve_now(now, src)
     except ValueError as e:
         _die(str(e))
+
+
+# --- --es: the events of a cluster (logkit.alert.es_source) -------------------------------------
+def _es_options(f):
+    f = click.option("--ingest-delay", default="15s", show_default=True,
+                     help="With --es and no --now: evaluate at the clock minus this, so that every window "
+                          "is complete (events arrive in the cluster after their @timestamp).")(f)
+    f = click.option("--index", help="With --es: index or data stream pattern (default logs-logkit.*-*).")(f)
+    f = click.option("--es", "es_url", help="Evaluate over the events of this Elasticsearch cluster "
+                                            "(credentials and TLS from LOGKIT_ES_* as for `logkit ship`).")(f)
+    return f
+
+
+def _es(es_url, index, ingest_delay):
+    """The --es settings, or None."""
+    if not es_url:
+        if index:
+            _die("--index needs --es URL")
+        return None
+    from ..alert.rules import parse_duration
+    from ..store.elasticsearch import index_pattern
+    try:
+        delay = parse_duration(ingest_delay)
+    except ValueError as e:
+        _die(f"--ingest-delay: {e}")
+    return {"url": es_url, "index": index or index_pattern(), "delay": delay}
+
+
+def _es_source(rs, inputs, db, es):
+    from ..alert.es_source import EsSource
+    from ..store.client import es_client
+    if inputs or db:
+        _die("--es evaluates over the cluster: give no INPUTS nor --db with it")
+    return EsSource(es_client(es["url"]), es["index"], rs)
+
+
+def _es_state(path, es):
+    """``--state es:NAME`` (with --es): the state document NAME in the cluster, else None."""
+    if not path or not path.startswith("es:"):
+        return None
+    if es is None:
+        _die("--state es:NAME keeps the state in the cluster: give --es URL too")
+    name = path[3:]
+    if not name:
+        _die("--state es:NAME: give the state a name (e.g. es:prod-alerts)")
+    return name
+
+
+def _run(rs, src, t, path, es, deliver_to=True):
+    """One evaluation with the state in a file (locked) or in the cluster (compare-and-set)."""
+    from ..alert import State
+    from ..alert.engine import run_once
+    name = _es_state(path, es)
+    if name is not None:
+        from ..alert.es_state import EsState, run_shared
+        if not deliver_to:  # evaluate and print only: the stored state is not changed
+            return run_once(rs, src, t, EsState.load_es(src.client, name), deliver_to=False)
+        return run_shared(rs, src, t, src.client, name)
+    holder = State(path)
+    with holder.locked():
+        st = State.load(path)
+        res = run_once(rs, src, t, st, deliver_to=deliver_to)
+        if deliver_to:
+            st.save()
+    return res
+
+
+def _read(src, t, es) -> str | None:
+    """With --es: read what the rules look at, at ``t``; the error's text when the cluster fails."""
+    if es is None:
+        return None
+    from ..alert.es_source import EsSourceError
+    try:
+        src.read_for(t)
+    except EsSourceError as e:
+        from ..store.client import redact_url
+        return f"{redact_url(es['url'])}: {e}"
+    return None
 
 
 def _state_path(state):
@@ -148,26 +235,25 @@ def _common(f):
 @click.option("--state", help=_STATE_HELP)
 @click.option("--no-deliver", is_flag=True, help="Evaluate and print only: send nothing, keep the state as it was.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def check(rules, inputs, db, routes, now, state, no_deliver, fmt):
+@_es_options
+def check(rules, inputs, db, routes, now, state, no_deliver, fmt, es_url, index, ingest_delay):
     """Evaluate RULES once over INPUTS (files, globs, directories, - for stdin) or --db.
 
     Exit codes: 0 no alert firing, 1 at least one firing, 2 error (bad rules, nothing to read, a rule
     that could not be evaluated).
     """
-    from ..alert import State, StateError
-    from ..alert.engine import run_once
+    from ..alert import StateError
     rs = _load(rules, routes)
-    src = _source(rs, inputs, db)
+    es = _es(es_url, index, ingest_delay)
+    src = _source(rs, inputs, db, es)
     try:
-        t = _now(now, src)
+        t = _now(now, src, es)
+        failed = _read(src, t, es)
+        if failed:  # nothing evaluated, the state untouched: an outage is not a resolution
+            _die(failed)
         path = _state_path(state)
         try:
-            holder = State(path)
-            with holder.locked():
-                st = State.load(path)
-                res = run_once(rs, src, t, st, deliver_to=not no_deliver)
-                if not no_deliver:
-                    st.save()
+            res = _run(rs, src, t, path, es, deliver_to=not no_deliver)
         except StateError as e:
             _die(str(e))
         except OSError as e:
@@ -191,17 +277,18 @@ def check(rules, inputs, db, routes, now, state, no_deliver, fmt):
 @click.option("--max-iterations", type=click.IntRange(min=0), default=0,
               help="Stop after this many evaluations (0: until SIGINT/SIGTERM).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def watch(rules, inputs, db, routes, interval, now, state, max_iterations, fmt):
+@_es_options
+def watch(rules, inputs, db, routes, interval, now, state, max_iterations, fmt, es_url, index, ingest_delay):
     """Re-evaluate RULES every --interval over INPUTS (appended lines are picked up) or --db.
 
     Stops on SIGINT or SIGTERM (after the current evaluation; the state is saved). Exit code as check
     for the last evaluation.
     """
-    from ..alert import State, StateError
-    from ..alert.engine import run_once
+    from ..alert import StateError
     from ..alert.rules import parse_duration
     from ..analyze import NothingToRead
     rs = _load(rules, routes)
+    es = _es(es_url, index, ingest_delay)
     try:
         every = parse_duration(interval).total_seconds()
     except ValueError as e:
@@ -220,25 +307,36 @@ def watch(rules, inputs, db, routes, interval, now, state, max_iterations, fmt):
         while not stop.is_set():
             n += 1
             try:
-                if src is None or db and not inputs:
+                if src is None or db and not inputs and es is None:
                     if src is not None:
                         src.close()
-                    src = _source(rs, inputs, db)
+                    src = _source(rs, inputs, db, es)
                 else:
                     src.refresh()
+                t = _now(now, src, es)
+                failed = _read(src, t, es)
             except NothingToRead as e:
                 _err(str(e))
                 code = 2
             else:
-                t = _now(now, src)
+                if failed:  # the cluster did not answer completely: skip this run, alerts as they were
+                    _err(f"not evaluated at {t.isoformat()}: {failed}")
+                    code = 2
+                    if max_iterations and n >= max_iterations:
+                        break
+                    stop.wait(every)
+                    continue
                 try:
-                    holder = State(path)
-                    with holder.locked():
-                        st = State.load(path)
-                        res = run_once(rs, src, t, st)
-                        st.save()
+                    res = _run(rs, src, t, path, es)
                 except StateError as e:
-                    _die(str(e))
+                    from ..alert.es_state import StateConflict
+                    if not isinstance(e, StateConflict):
+                        _die(str(e))
+                    _err(str(e))  # another watch saved this round first: theirs stands
+                    if max_iterations and n >= max_iterations:
+                        break
+                    stop.wait(every)
+                    continue
                 stamp = datetime.now(timezone.utc).strftime("%H:%M:%S")
                 if fmt == "json":
                     _print_run(res, "json")
@@ -271,7 +369,8 @@ def watch(rules, inputs, db, routes, interval, now, state, max_iterations, fmt):
 @click.option("--rule", "only", multiple=True, help="Only this rule (repeatable).")
 @click.option("--active", is_flag=True, help="Only the groups whose condition holds.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def explain(rules, inputs, db, now, state, only, active, fmt):
+@_es_options
+def explain(rules, inputs, db, now, state, only, active, fmt, es_url, index, ingest_delay):
     """Each rule's value per group at --now, and why it fires or not. Changes nothing."""
     from ..alert import State, StateError
     from ..alert.engine import evaluate_all
@@ -282,11 +381,20 @@ def explain(rules, inputs, db, now, state, only, active, fmt):
             rs.rules = [rs.rule(n) for n in only]
         except KeyError as e:
             _die(str(e.args[0]))
-    src = _source(rs, inputs, db)
+    es = _es(es_url, index, ingest_delay)
+    src = _source(rs, inputs, db, es)
     try:
-        t = _now(now, src)
+        t = _now(now, src, es)
+        failed = _read(src, t, es)
+        if failed:
+            _die(failed)
         try:
-            st = State.load(_state_path(state))
+            name = _es_state(_state_path(state), es)
+            if name is not None:
+                from ..alert.es_state import EsState
+                st = EsState.load_es(src.client, name)
+            else:
+                st = State.load(_state_path(state))
         except StateError as e:
             _die(str(e))
         samples, _, errors = evaluate_all(rs, src.con, t, st)
@@ -331,13 +439,14 @@ def explain(rules, inputs, db, now, state, only, active, fmt):
 
 @alerts.command("test")
 @click.argument("rules")
-@click.argument("inputs", nargs=-1, required=True)
+@click.argument("inputs", nargs=-1)
 @click.option("--rule", "name", help="The rule to replay (required when RULES holds several).")
 @click.option("--step", help="Time between evaluations (default: the rule's every:).")
 @click.option("--from", "start", help="First evaluation time (default: first event + step).")
 @click.option("--to", "end", help="Last evaluation time (default: last event + step).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def test(rules, inputs, name, step, start, end, fmt):
+@_es_options
+def test(rules, inputs, name, step, start, end, fmt, es_url, index, ingest_delay):
     """Replay log FILES through one rule over their time range: when it would have gone pending,
     fired and resolved (fresh state, nothing delivered)."""
     from ..alert import RuleError, replay
@@ -347,8 +456,21 @@ def test(rules, inputs, name, step, start, end, fmt):
         if len(rs.rules) != 1:
             _die(f"{rules} holds {len(rs.rules)} rules: name one with --rule ({', '.join(r.name for r in rs.rules)})")
         name = rs.rules[0].name
+    es = _es(es_url, index, ingest_delay)
+    if es is None and not inputs:
+        _die("give the log FILES to replay (or --es URL)")
     try:
-        trs = replay(rs, list(inputs), rule=name, step=step, start=start, end=end)
+        if es is not None:
+            from ..alert.es_source import EsSourceError, replay_es
+            src = _source(rs, inputs, None, es)
+            try:
+                trs = replay_es(rs, src, rule=name, step=step, start=start, end=end)
+            except EsSourceError as e:
+                _die(str(e))
+            finally:
+                src.close()
+        else:
+            trs = replay(rs, list(inputs), rule=name, step=step, start=start, end=end)
     except KeyError as e:
         _die(str(e.args[0]))
     except (NothingToRead, RuleError, ValueError) as e:

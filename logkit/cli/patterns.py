@@ -31,9 +31,13 @@ def _stdin():
               help="Read one message per line on stdin, print one template id per line.")
 @click.option("--final", is_flag=True,
               help="With --pipe: read all input first, print each message's final id.")
+@click.option("--es", "es_url", help="Mine the failures of this Elasticsearch cluster's events (credentials "
+                                    "and TLS from LOGKIT_ES_* as for `logkit ship`).")
+@click.option("--index", help="With --es: index or data stream pattern (default logs-logkit.*-*).")
 @FORMAT_OPTION
 @OUTPUT_OPTION
-def patterns(files, db, since, until, service, domain, new_since, top, text, pipe_mode, final, fmt, output) -> None:
+def patterns(files, db, since, until, service, domain, new_since, top, text, pipe_mode, final, fmt, output,
+             es_url=None, index=None) -> None:
     """Failure patterns: failures of logkit log FILES (or --db) grouped into templates.
 
     Each pattern has a stable id, its kind (error type or action), the template (`<*>` marks a
@@ -70,6 +74,13 @@ def patterns(files, db, since, until, service, domain, new_since, top, text, pip
                         [(t.id, t.count, t.template, t.example) for t in rows], fmt, out)
         return
     from ..analyze import NothingToRead, patterns as run
+    if index and not es_url:
+        fail("--index needs --es URL")
+    if es_url:
+        cols, rows = _patterns_es(files, db, es_url, index, since, until, service, domain, top, new_since)
+        with open_output(output) as out:
+            render_rows(cols, rows, fmt, out)
+        return
     if not files and not db:
         if sys.stdin.isatty():
             fail("give FILES (logkit logs; - for stdin), --db, or --text/--pipe for plain lines")
@@ -81,3 +92,27 @@ def patterns(files, db, since, until, service, domain, new_since, top, text, pip
         fail(str(e))
     with open_output(output) as out:
         render_rows(cols, rows, fmt, out)
+
+
+def _patterns_es(files, db, es_url, index, since, until, service, domain, top, new_since):
+    """``--es URL --index PATTERN``: the failures read from the cluster (logkit.analyze.es_report)."""
+    from elasticsearch import ApiError
+
+    from ..analyze import NothingToRead
+    from ..analyze.es_report import error_reason, patterns_es
+    from ..store.client import es_client, redact_url
+    from ..store.elasticsearch import index_pattern
+    if files or db:
+        fail("--es mines the cluster's events: give no FILES nor --db with it")
+    client = es_client(es_url)
+    try:
+        return patterns_es(client, index or index_pattern(), since=since, until=until, service=service,
+                           domain=domain, top=top or None, new_since=new_since)
+    except (NothingToRead, ValueError) as e:
+        fail(str(e))
+    except ApiError as e:
+        fail(f"{redact_url(es_url)} refused the request: {error_reason(e)}")
+    except Exception as e:  # connection refused, TLS, auth: one clear line
+        fail(f"cannot read {redact_url(es_url)}: {type(e).__name__}: {e}")
+    finally:
+        client.close()
