@@ -67,8 +67,8 @@ def span(ruleset: RuleSet) -> timedelta:
     return max((rule_span(r) for r in ruleset.rules), default=timedelta(0))
 
 
-def _ts(t: datetime) -> str:
-    from ..analyze.es_report import _ts as es_ts
+def range_bound(t: datetime) -> str:
+    from ..analyze.es_report import range_bound as es_ts
     return es_ts(t)
 
 
@@ -170,9 +170,9 @@ class EsSource:
                 self.requests += 1
 
     def _fetch(self, since: datetime | None, until: datetime) -> list[dict]:
-        rng: dict[str, Any] = {"lt": _ts(until), "format": "strict_date_optional_time"}
+        rng: dict[str, Any] = {"lt": range_bound(until), "format": "strict_date_optional_time"}
         if since is not None:
-            rng["gte"] = _ts(since)
+            rng["gte"] = range_bound(since)
         includes = list(self.fields)
         out: list[dict] = []
         # the first event of the cluster (for new_pattern's "learning"): outside every window
