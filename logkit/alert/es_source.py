@@ -37,10 +37,11 @@ import os
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 from .. import schema
 from ..analyze import queries as Q
+from ..analyze.es_report import range_bound
 from ..analyze.store import NothingToRead, Store
 from .rules import RuleSet
 
@@ -65,11 +66,6 @@ def rule_span(rule) -> timedelta:
 
 def span(ruleset: RuleSet) -> timedelta:
     return max((rule_span(r) for r in ruleset.rules), default=timedelta(0))
-
-
-def range_bound(t: datetime) -> str:
-    from ..analyze.es_report import range_bound as es_ts
-    return es_ts(t)
 
 
 class EsSource:
