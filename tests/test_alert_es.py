@@ -241,7 +241,7 @@ def test_cli_check_and_test_on_the_cluster(day, es_url, es_client):
                                 {"new_since": "2026-11-24T14:00:00Z"}], ids=["all", "window", "new-since"])
 def test_patterns_on_the_cluster_are_the_files_patterns(day, es_client, kw):
     from logkit.analyze.es_report import patterns_es
-    from logkit.analyze.patterns import patterns
+    from logkit.analyze import patterns
     logs, pattern = day
     now = datetime(2026, 11, 25, tzinfo=timezone.utc)
     ref = patterns([logs], top=None, now=now, **kw)
