@@ -39,7 +39,7 @@ def _child(kind: str, path: str, db: str) -> None:
     extra: dict = {}
     if kind in ("report", "report-db"):
         from logkit.analyze import analyze
-        from logkit.analyze.render import render
+        from logkit.look.render import render
         rep = analyze([path], top=20) if kind == "report" else analyze(None, db=db, top=20)
         with open(os.devnull, "w") as f:
             render(rep, "json", f)

@@ -38,7 +38,7 @@ def _child(kind: str, path: str, db: str) -> None:
         duckdb.connect().execute(f"SELECT count(*) FROM read_ndjson('{path}')").fetchall()
     elif kind == "report":
         from logkit.analyze import analyze
-        from logkit.analyze.render import render
+        from logkit.look.render import render
         rep = analyze([path], top=20)
         with open(os.devnull, "w") as f:
             render(rep, "json", f)
@@ -49,7 +49,7 @@ def _child(kind: str, path: str, db: str) -> None:
         load([path], db)
     elif kind == "report-db":
         from logkit.analyze import analyze
-        from logkit.analyze.render import render
+        from logkit.look.render import render
         rep = analyze(None, db=db, top=20)
         with open(os.devnull, "w") as f:
             render(rep, "json", f)

@@ -259,7 +259,7 @@ def main(argv=None) -> int:
 
     from elasticsearch import Elasticsearch
 
-    from logkit.analyze.demo import demo
+    from logkit.look.demo import demo
     work = tempfile.mkdtemp(prefix="logkit-ea2-")
     pattern = a.index
     if pattern is None:

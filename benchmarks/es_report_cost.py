@@ -26,7 +26,7 @@ def index_events(client, path: str) -> tuple[str, str]:
     import orjson
     from elasticsearch import helpers
 
-    from logkit.store import elasticsearch as les
+    from logkit.es import setup as les
     ns = "bench" + uuid.uuid4().hex[:8]
     les.setup(client, ns, name=f"logkit-bench-{ns}", pattern=f"logs-logkit.*-{ns}", priority=260)
 
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
 
     from logkit.analyze import analyze
     from logkit.analyze.es_report import analyze_es
-    from logkit.store.client import es_client
+    from logkit.es.client import es_client
     client = es_client(a.es, request_timeout=300)
     tmp = tempfile.mkdtemp(prefix="logkit-es-cost-")
     path = ensure_events(a.events, tmp)

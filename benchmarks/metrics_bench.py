@@ -2,7 +2,7 @@
 
     python -m benchmarks.metrics_bench [--events 200000] [--rate 2000] [--seconds 10] [--rounds 3] [--write-docs]
 
-Both get the same file of logkit NDJSON lines (logkit.metrics.synth: Scrapy, Celery and Django events,
+Both get the same file of logkit NDJSON lines (benchmarks.synth: Scrapy, Celery and Django events,
 nested form) and count the same things: mtail runs benchmarks/mtail/logkit.mtail (events by service and
 level, pages by domain and status class, CAPTCHAs by domain and vendor, task events by task and state,
 task run time histogram); logkit's exporter counts those and every other metric of docs/metrics.md.
@@ -32,7 +32,7 @@ import time
 import psutil
 import requests
 
-from logkit.metrics import synth
+from benchmarks import synth
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -214,7 +214,7 @@ def main() -> None:
         text = f"""## Metrics
 
 `{cmd}` (medians of {a.rounds} rounds; {a.events:,} synthetic events, {size / 2**20:.0f} MiB of
-nested NDJSON, from `logkit.metrics.synth`). mtail ({mv.strip()}) runs `benchmarks/mtail/logkit.mtail`,
+nested NDJSON, from `benchmarks.synth`). mtail ({mv.strip()}) runs `benchmarks/mtail/logkit.mtail`,
 which counts 5 of logkit's metrics (events by service/level, pages by domain/status class,
 CAPTCHAs, task events by task/state, task run time histogram) with regular expressions that depend
 on the key order of the emitted JSON; logkit's exporter parses each line as JSON (either form) and

@@ -2,7 +2,7 @@
 """Start and stop Elasticsearch test nodes — the one copy of that logic.
 
 Used by scripts/components/20-elasticsearch.sh (through the command line below) and by
-tests/es_cluster.py (by import), so a single node and a three-node cluster start the same way.
+tests/support/es_cluster.py (by import), so a single node and a three-node cluster start the same way.
 Standard library only: it runs before the venv exists.
 
 The distribution is Elastic's integ-test-zip (no bundled JDK). It refuses to run as root, so when

@@ -82,7 +82,8 @@ TEST_FOLDERS = [
     ("test_kibana", "look"), ("test_lnav", "look"), ("test_notebook", "look"), ("test_look", "look"),
     ("test_schema", "core"), ("test_validate", "core"), ("test_timeparse", "core"), ("test_testing", "core"),
     ("test_architecture", "core"), ("test_packag", "core"), ("test_cli", "core"), ("test_data", "core"),
-    ("test_version", "core"), ("test_restructure", "core"),
+    ("test_version", "core"), ("test_restructure", "core"), ("test_usability", "analyze"),
+    ("test_docs", "core"), ("test_install", "core"), ("test_matrix", "core"), ("test_output", "analyze"),
 ]
 FOLDER_DOCS = {
     "emit": "logkit.emit: rendering, context, handlers, masking",

@@ -10,15 +10,10 @@ import pytest
 from logkit.emit import context
 
 # Elasticsearch fixtures (es_url, es_client, es_index, es_cluster3) for every test module.
-from es_fixtures import delete_prefixed, es_client, es_cluster3, es_index, es_url  # noqa: F401,E402
+from support.es_fixtures import delete_prefixed, es_client, es_cluster3, es_index, es_url  # noqa: F401,E402
 
 
-def require_env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        pytest.fail(f"{name} is not set: run the tests through scripts/test.sh, which starts the real "
-                    f"components (or start the component by hand: see scripts/components/).")
-    return value
+from support.env import require_env  # noqa: E402,F401 (tests import it)
 
 
 @pytest.fixture(scope="session")

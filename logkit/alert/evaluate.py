@@ -417,7 +417,7 @@ MAX_KNOWN_PATTERNS = 5000
 def new_pattern(con, rule: Rule, now: datetime, known: dict[str, Any] | None = None) -> list[Sample]:
     """Failure patterns first seen in the window.
 
-    Patterns are the analyzer's (``logkit.analyze.patterns.failure_patterns``: the one place that
+    Patterns are the analyzer's (``logkit.analyze.failures.failure_patterns``: the one place that
     groups failures, with ``logkit.patterns.TemplateMiner`` and stable pattern ids — the ids
     ``logkit patterns`` and the report show). A pattern is new when it occurs in the window, not in
     the baseline before it (the analyzer's ``new``), and not in this rule's memory.
@@ -428,7 +428,7 @@ def new_pattern(con, rule: Rule, now: datetime, known: dict[str, Any] | None = N
     earliest time the memory covers; until the memory or the data covers the whole baseline, the
     rule is *learning* and fires nothing (otherwise every pattern would look new on a first run).
     """
-    from ..analyze.patterns import failure_patterns
+    from ..analyze.failures import failure_patterns
     from ..patterns import TemplateMiner
     known = {} if known is None else known
     mem = known.setdefault("templates", {})

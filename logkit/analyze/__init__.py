@@ -4,7 +4,6 @@
 - :func:`load` — append files to a DuckDB store incrementally;
 - :func:`query` — ad-hoc SQL over the ``events`` table/view;
 - :func:`patterns` — the top failure patterns (``logkit patterns`` over logkit events);
-- :func:`demo` — a day of logs of a made-up deployment, through logkit's own emitters, and its report.
 
 Imports nothing from later stages.
 """
@@ -17,7 +16,7 @@ from .queries import QUERIES, Query
 from .report import Report, Section, analyze, build, filters
 from .store import LoadResult, NothingToRead, Store, event_source
 
-__all__ = ["analyze", "load", "query", "patterns", "demo", "Report", "Section", "Store", "QUERIES", "Query",
+__all__ = ["analyze", "load", "query", "patterns", "Report", "Section", "Store", "QUERIES", "Query",
            "NothingToRead", "LoadResult"]
 
 
@@ -63,7 +62,3 @@ def patterns(inputs=None, *, db: str | None = None, since=None, until=None, serv
         rows = rows[:top] if top else rows
     return sec.columns, rows
 
-
-def demo(*args, **kwargs):
-    from .demo import demo as _demo
-    return _demo(*args, **kwargs)

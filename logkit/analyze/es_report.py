@@ -15,7 +15,7 @@ aggregations instead of SQL, and yields the same columns, so the same renderers 
   intervals between the first and the last), aligned like DuckDB's ``time_bucket``;
 - failure patterns: only the failures' (time, kind, message, domain, service) are fetched
   (a scroll returning those fields only, ``_source`` off), put in an in-memory DuckDB table and
-  grouped by the same :func:`logkit.analyze.patterns.failure_patterns`.
+  grouped by the same :func:`logkit.analyze.failures.failure_patterns`.
 
 Percentiles are exact, equal to DuckDB's ``quantile_cont``: TDigest estimates locate the two
 neighbouring values, which are then read exactly (see :func:`exact_quantiles`). The ``files`` and ``bad_input`` sections
@@ -604,7 +604,7 @@ _FAILURE_FIELDS = ("@timestamp", "log.level", "event.outcome", "event.action", "
 
 def _failure_patterns(es: _ES, flt: Q.Filters, *, top, prev_since) -> tuple[tuple[str, ...], list[tuple]]:
     from .columns import col, duck_type
-    from .patterns import failure_patterns
+    from .failures import failure_patterns
     from .store import Store
 
     query = _all(*_window(flt, with_since=False, since=prev_since), FAILURE)
@@ -712,7 +712,7 @@ def analyze_es(client, index: str, *, since: str | datetime | None = None, until
 def patterns_es(client, index: str, *, since=None, until=None, service=None, domain=None, top: int | None = 50,
                 new_since=None, now: datetime | None = None) -> tuple[tuple[str, ...], list[tuple]]:
     """``logkit patterns --es``: the failure patterns of the cluster's events, as
-    :func:`logkit.analyze.patterns.patterns` computes them from files (the failures of the window,
+    :func:`logkit.analyze.failures.patterns` computes them from files (the failures of the window,
     and of the window before it for ``new``, fetched and grouped by the same code)."""
     now = now or datetime.now(timezone.utc)
     rep = analyze_es(client, index, since=new_since or since, until=until, service=service, domain=domain,

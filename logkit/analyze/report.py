@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 from ..timeparse import parse_duration, parse_time
 from . import queries as Q
-from .patterns import failure_patterns
+from .failures import failure_patterns
 from .store import NothingToRead, Store, event_source  # noqa: F401 (NothingToRead: re-exported)
 
 def empty_window_message(meta: dict[str, Any], events_read: int | None = None) -> str | None:

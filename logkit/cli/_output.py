@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-FORMATS = ("table", "json", "csv", "markdown", "html")
+from ..look import FORMATS
 
 
 def format_option(choices=FORMATS, default="table"):

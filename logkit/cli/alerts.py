@@ -107,7 +107,7 @@ def _es(es_url, index, ingest_delay):
             _die("--index needs --es URL")
         return None
     from ..alert.rules import parse_duration
-    from ..store.elasticsearch import index_pattern
+    from ..es.setup import index_pattern
     try:
         delay = parse_duration(ingest_delay)
     except ValueError as e:
@@ -117,7 +117,7 @@ def _es(es_url, index, ingest_delay):
 
 def _es_source(rs, inputs, db, es):
     from ..alert.es_source import EsSource
-    from ..store.client import es_client
+    from ..es.client import es_client
     if inputs or db:
         _die("--es evaluates over the cluster: give no INPUTS nor --db with it")
     return EsSource(es_client(es["url"]), es["index"], rs)
@@ -162,7 +162,7 @@ def _read(src, t, es) -> str | None:
     try:
         src.read_for(t)
     except EsSourceError as e:
-        from ..store.client import redact_url
+        from ..es.client import redact_url
         return f"{redact_url(es['url'])}: {e}"
     return None
 

@@ -5,8 +5,7 @@ import sys
 
 import click
 
-from ..analyze.cli_common import (FORMAT_OPTION, OUTPUT_OPTION, fail, open_output, progress_wanted,
-                                  window_options)
+from .options import FORMAT_OPTION, OUTPUT_OPTION, fail, open_output, progress_wanted, window_options
 
 
 @click.command("analyze")
@@ -34,7 +33,7 @@ def analyze(inputs, db, es_url, index, since, until, service, domain, by, top, s
     arguments, or --since not before --until.
     """
     from ..analyze import NothingToRead, analyze as run
-    from ..analyze.render import render
+    from ..look.render import render
     from ..analyze.escape import terminal
     from ..analyze.report import SECTIONS, empty_window_message
     if section and section not in SECTIONS:
@@ -81,9 +80,9 @@ def _analyze_es(inputs, db, es_url, index, since, until, service, domain, by, to
 
     from ..analyze import NothingToRead
     from ..analyze.es_report import NotSupportedOnES, analyze_es, error_reason
-    from ..analyze.render import render
-    from ..store.client import es_client, redact_url
-    from ..store.elasticsearch import index_pattern
+    from ..look.render import render
+    from ..es.client import es_client, redact_url
+    from ..es.setup import index_pattern
     if not es_url:
         fail("--index needs --es URL")
     if inputs or db:

@@ -24,8 +24,8 @@ def _day(ctx, param, value):
 @click.option("--top", default=10, show_default=True, type=click.IntRange(min=0), help="Rows per ranked section.")
 def demo(out, seed, events, day, top):
     """Write OUT/logs/*.ndjson (Django, Celery, Scrapy services), then OUT/report.html and a summary."""
-    from ..analyze.demo import demo as run
-    from ..analyze.render import render
+    from ..look.demo import demo as run
+    from ..look.render import render
     res = run(out, seed=seed, events=events, day=day, top=top)
     render(res.report, "table", sys.stdout, section=None)
     click.echo(f"\n{res.events:,} events in {len(res.files)} files under {res.log_dir}", err=True)

@@ -13,7 +13,7 @@ _URL_HELP = ("Elasticsearch URL (default $LOGKIT_ES_URL or http://127.0.0.1:9200
 
 
 def _client(url, ca_certs, insecure):
-    from ..store.client import es_client
+    from ..es.client import es_client
     return es_client(url, ca_certs=ca_certs, verify=not insecure)
 
 
@@ -47,7 +47,7 @@ def setup(url, namespace, datasets, replicas, force, ca_certs, insecure, fmt):
     success (also when something was skipped), 1 when the cluster refused something, 2 on a
     usage error.
     """
-    from ..store import elasticsearch as les
+    from ..es import setup as les
     try:
         les.validate_namespace(namespace)
         for d in datasets:
@@ -61,7 +61,7 @@ def setup(url, namespace, datasets, replicas, force, ca_certs, insecure, fmt):
         click.echo(f"logkit es setup: {_clean(str(e))}", err=True)
         sys.exit(1)
     except Exception as e:  # connection refused, TLS, auth: one clear line, no traceback
-        from ..store.client import redact_url
+        from ..es.client import redact_url
         click.echo(f"logkit es setup: cannot talk to {redact_url(url or '') or 'the cluster'}: "
                    f"{_clean(type(e).__name__ + ': ' + str(e))}", err=True)
         sys.exit(1)
@@ -82,7 +82,7 @@ def setup(url, namespace, datasets, replicas, force, ca_certs, insecure, fmt):
 @click.option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate.")
 def templates(url, ca_certs, insecure):
     """Print every JSON body `logkit es setup` sends, keyed by request path (PUT <path>)."""
-    from ..store import elasticsearch as les
+    from ..es import setup as les
     caps = None
     if url:
         client = _client(url, ca_certs, insecure)

@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from ..analyze.cli_common import fail, progress_wanted
+from .options import fail, progress_wanted
 from ..analyze.store import DUPLICATE
 
 

@@ -6,9 +6,8 @@ import sys
 
 import click
 
-from ..analyze.cli_common import (FORMAT_OPTION, OUTPUT_OPTION, fail, open_output, progress_wanted,
-                                  window_options)
-from ..analyze.render import render_rows
+from .options import FORMAT_OPTION, OUTPUT_OPTION, fail, open_output, progress_wanted, window_options
+from ..look.render import render_rows
 
 
 def _stdin():
@@ -100,8 +99,8 @@ def _patterns_es(files, db, es_url, index, since, until, service, domain, top, n
 
     from ..analyze import NothingToRead
     from ..analyze.es_report import error_reason, patterns_es
-    from ..store.client import es_client, redact_url
-    from ..store.elasticsearch import index_pattern
+    from ..es.client import es_client, redact_url
+    from ..es.setup import index_pattern
     if files or db:
         fail("--es mines the cluster's events: give no FILES nor --db with it")
     client = es_client(es_url)

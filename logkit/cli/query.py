@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from ..analyze.cli_common import FORMAT_OPTION, OUTPUT_OPTION, fail, open_output, progress_wanted
+from .options import FORMAT_OPTION, OUTPUT_OPTION, fail, open_output, progress_wanted
 
 
 @click.command("query")
@@ -26,7 +26,7 @@ def query(sql, inputs, db, fmt, output, progress):
     import duckdb
 
     from ..analyze import NothingToRead, query as run
-    from ..analyze.render import render_rows
+    from ..look.render import render_rows
     if not inputs and not db:
         if sys.stdin.isatty():
             fail("give INPUTS (files, globs, directories, - for stdin) or --db")

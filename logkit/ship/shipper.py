@@ -607,7 +607,7 @@ def ship(paths: Iterable[str] = (), *, es: str | None = None, client=None, index
     stop = stop or threading.Event()
     own_client = client is None
     if client is None:
-        from ..store.client import es_client
+        from ..es.client import es_client
         kw: dict[str, Any] = {}
         if sniff:
             kw.update(sniff_on_start=True, sniff_on_node_failure=True, min_delay_between_sniffing=5)

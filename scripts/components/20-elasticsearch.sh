@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Elasticsearch 8.19 test node: Elastic's integ-test-zip from Maven Central (core modules only),
 # plus the test-only "logkit-root" plugin (scripts/es-root-plugin) that restores GET / and HEAD /.
-# Node start/stop logic lives in scripts/es_node.py (shared with tests/es_cluster.py).
+# Node start/stop logic lives in scripts/es_node.py (shared with tests/support/es_cluster.py).
 # docs/elasticsearch-dev.md explains the distribution's limits and the traps.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -88,7 +88,7 @@ case "${1:-}" in
   stop)
     run=${2:?usage: $0 stop RUN_DIR}
     [ -d "$run/es/node-1" ] && "$PY" "$ROOT/scripts/es_node.py" stop --dir "$run/es/node-1" --timeout 20
-    # tests/es_cluster.py stops its own nodes; this catches any left behind by a killed pytest
+    # tests/support/es_cluster.py stops its own nodes; this catches any left behind by a killed pytest
     for p in "$run"/es/cluster-*/*/pid; do
       [ -f "$p" ] && "$PY" "$ROOT/scripts/es_node.py" stop --dir "$(dirname "$p")" --timeout 5
     done

@@ -2,7 +2,7 @@
 # Elastic's published API types for checking the JSON bodies logkit sends to Elasticsearch
 # (templates, ingest pipelines, lifecycle policy) where the test node cannot run them:
 # npm `@elastic/elasticsearch@8` (its `estypes`) and `typescript@5`, installed once into
-# $LOGKIT_CACHE/estypes (outside the work tree). tests/test_estypes.py writes a .ts file that
+# $LOGKIT_CACHE/estypes (outside the work tree). tests/es/test_estypes.py writes a .ts file that
 # types each body and runs `tsc --noEmit --strict` on it. `start` starts nothing: it prints
 # LOGKIT_TEST_ESTYPES for the tests.
 set -euo pipefail

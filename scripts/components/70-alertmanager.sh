@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prometheus Alertmanager (Debian prometheus-alertmanager 0.25, with amtool). No server is started
-# here: each test starts its own Alertmanager (tests/am_fixtures.py) with a config pointing at that
+# here: each test starts its own Alertmanager (tests/support/am_fixtures.py) with a config pointing at that
 # test's webhook receiver; this prints where the binaries are.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
