@@ -166,6 +166,11 @@ def test_extras_map_of_the_cli_agrees_with_pyproject():
     assert set(COMMAND_EXTRA) == set(COMMANDS), "every command needs an entry in COMMAND_EXTRA"
 
 
+def test_nothing_is_missing_in_the_full_venv():
+    from logkit.cli._extras import missing_extra
+    assert {c: missing_extra(c) for c in COMMANDS} == {c: None for c in COMMANDS}
+
+
 def test_extra_naming_rules():
     assert extra_for("analyze", "duckdb") == "analyze"
     assert extra_for("analyze", "click") == "analyze"          # one install fixes everything

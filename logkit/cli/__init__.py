@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from ._extras import COMMAND_EXTRA, extra_for, missing_extra_message
+from ._extras import extra_for, missing_extra, missing_extra_message
 
 try:
     import click
@@ -63,6 +63,9 @@ else:
 
         def get_command(self, ctx, name):
             if name in self._lazy:
+                extra = missing_extra(name)
+                if extra is not None:
+                    return _needs_extra(name, extra)
                 module, attr = self._lazy[name].split(":")
                 try:
                     return getattr(importlib.import_module(module), attr)

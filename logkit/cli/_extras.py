@@ -6,6 +6,8 @@ The extras themselves are declared in pyproject.toml ([project.optional-dependen
 """
 from __future__ import annotations
 
+import importlib.util
+
 #: extra -> the top-level modules it brings (directly, not through another extra).
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "cli": ("click", "rich"),
@@ -53,3 +55,15 @@ def extra_for(command: str | None, module: str | None) -> str | None:
 def missing_extra_message(command: str | None, extra: str) -> str:
     who = f"logkit {command}" if command else "the logkit command"
     return f"{who} needs the '{extra}' extra: pip install 'logkit[{extra}]'"
+
+
+def missing_extra(command: str) -> str | None:
+    """The extra ``command`` needs when one of its modules is not installed, else None. Checked
+    before the command parses its arguments, so the answer does not depend on them."""
+    extra = COMMAND_EXTRA.get(command)
+    if extra is None:
+        return None
+    for mod in sorted(_closure(extra)):
+        if importlib.util.find_spec(mod) is None:
+            return extra
+    return None
