@@ -23,7 +23,7 @@ LOGKIT_CACHE=${LOGKIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/logkit-dev}
 MATRIX=$LOGKIT_CACHE/matrix
 PYENV_ROOT=${PYENV_ROOT:-$HOME/.pyenv}
 # The extras every leg installs: all stages plus what the tests import.
-EXTRAS=${LOGKIT_MATRIX_EXTRAS:-all,test}
+EXTRAS=${LOGKIT_MATRIX_EXTRAS:-all,test,bench}
 LEGS_ALL=(3.10-lowest 3.13-highest 3.10-highest 3.13-lowest)
 JOBS=${LOGKIT_MATRIX_JOBS:-2}
 

@@ -156,7 +156,7 @@ def test_extras_map_of_the_cli_agrees_with_pyproject():
     req = _requires_by_extra()
     assert req[""] == {"structlog", "orjson", "python-json-logger"}
     dist_of = {"click": "click", "rich": "rich", "duckdb": "duckdb", "yaml": "pyyaml", "zstandard": "zstandard",
-               "elasticsearch": "elasticsearch", "prometheus_client": "prometheus-client"}
+               "pytz": "pytz", "elasticsearch": "elasticsearch", "prometheus_client": "prometheus-client"}
     for extra, modules in EXTRA_MODULES.items():
         dists = {dist_of[m] for m in modules if m in dist_of}
         assert dists <= req[extra], (extra, dists, req[extra])

@@ -11,7 +11,7 @@ import importlib.util
 #: extra -> the top-level modules it brings (directly, not through another extra).
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "cli": ("click", "rich"),
-    "analyze": ("duckdb", "yaml", "zstandard"),
+    "analyze": ("duckdb", "yaml", "zstandard", "pytz"),
     "ship": ("elasticsearch", "elastic_transport"),
     "metrics": ("prometheus_client",),
 }
