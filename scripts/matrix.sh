@@ -91,7 +91,8 @@ run_leg() {  # LEG [pytest args...]
   (cd "$ROOT" && env $(env | grep -o '^LOGKIT_TEST_[A-Z_]*' | sed 's/^/-u /') \
       PYTHONDONTWRITEBYTECODE=1 "$dir/bin/python" -m pytest -q -p no:cacheprovider \
       $(component_free_tests) "$@") || rc=$?
-  mlog "$leg: exit $rc in $((SECONDS - t0))s"
+  # CPU seconds of the children beside the wall time: on a shared machine the wall time says little.
+  mlog "$leg: exit $rc in $((SECONDS - t0))s (children's CPU user/sys: $(times | tail -1))"
   return $rc
 }
 

@@ -96,5 +96,6 @@ def grafana_dashboards(out, force):
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder to write the notebooks into.")
 @_FORCE
 def notebooks(out, force):
-    """Write the Jupyter notebooks (exploring a logkit DuckDB store or log files)."""
+    """Write the Jupyter notebooks (a day of demo logs explored with the report functions, the
+    named report queries and plain SQL on DuckDB). They run with logkit[analyze], pandas and Jupyter."""
     _write(ex.notebooks(), out, force)
