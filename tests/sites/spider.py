@@ -26,7 +26,11 @@ class SiteSpider(scrapy.Spider):
         self.proxy = proxy
         self.dead_proxy = dead_proxy
 
-    async def start(self):
+    async def start(self):  # Scrapy >= 2.13
+        for request in self.start_requests():
+            yield request
+
+    def start_requests(self):  # Scrapy < 2.13 (the lowest version logkit claims is 2.11)
         yield scrapy.Request(self.start_url, callback=self.parse)
         if self.proxy:  # through an authenticating proxy: credentials must never reach the log
             yield scrapy.Request(urljoin(self.start_url, "/page/9?via=proxy"), callback=self.parse_page,
