@@ -92,7 +92,8 @@ run_leg() {  # LEG [pytest args...]
       PYTHONDONTWRITEBYTECODE=1 "$dir/bin/python" -m pytest -q -p no:cacheprovider \
       $(component_free_tests) "$@") || rc=$?
   # CPU seconds of the children beside the wall time: on a shared machine the wall time says little.
-  mlog "$leg: exit $rc in $((SECONDS - t0))s (children's CPU user/sys: $(times | tail -1))"
+  local cpu; times > "$MATRIX/logs/.$leg.times"; cpu=$(tail -1 "$MATRIX/logs/.$leg.times")
+  mlog "$leg: exit $rc in $((SECONDS - t0))s (children's CPU user/sys: $cpu)"
   return $rc
 }
 
