@@ -21,12 +21,12 @@ FAILED_STATES = 'state=~"succeeded|failed|retried"'
 
 def var_datasource() -> dict:
     return {"name": "datasource", "label": "Data source", "type": "datasource", "query": "prometheus",
-            "current": {}, "hide": 0, "refresh": 1, "regex": "", "options": []}
+            "hide": 0, "refresh": 1, "regex": "", "options": []}
 
 
 def var_query(name: str, label: str, metric: str) -> dict:
     q = f"label_values({metric}, {name})"
-    return {"name": name, "label": label, "type": "query", "datasource": DS, "definition": q,
+    return {"name": name, "label": label, "type": "query", "datasource": DS,
             "query": {"query": q, "refId": f"var-{name}"}, "refresh": 2, "multi": True, "includeAll": True,
             "allValue": ".*", "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
             "sort": 1, "hide": 0, "options": [], "regex": ""}
@@ -40,17 +40,24 @@ def panel(title: str, exprs: list[tuple[str, str]], *, unit: str = "short", kind
                       "range": not instant, "instant": instant}
                      for i, (e, lg) in enumerate(exprs)], "gridPos": {"w": w, "h": h}}
     if kind == "timeseries":
-        p["options"] = {"legend": {"displayMode": "table", "placement": "right", "calcs": ["lastNotNull", "max"]},
+        p["options"] = {"legend": {"showLegend": True, "displayMode": "table", "placement": "right",
+                                   "calcs": ["lastNotNull", "max"]},
                         "tooltip": {"mode": "multi", "sort": "desc"}}
     elif kind == "stat":
+        # Every option Grafana's stat Options type requires (its defaults where logkit has no opinion).
         p["options"] = {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-                        "colorMode": "value", "graphMode": "area"}
+                        "orientation": "auto", "colorMode": "value", "graphMode": "area", "justifyMode": "auto",
+                        "textMode": "auto", "wideLayout": True, "showPercentChange": False,
+                        "percentChangeColorMode": "standard"}
     elif kind == "table":
-        p["options"] = {"showHeader": True}
+        p["options"] = {"showHeader": True, "frameIndex": 0}
         p["transformations"] = [{"id": "reduce", "options": {"reducers": ["lastNotNull"]}}] if not instant else []
     elif kind == "bargauge":
         p["options"] = {"orientation": "horizontal", "displayMode": "gradient",
-                        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}}
+                        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+                        "legend": {"showLegend": False, "displayMode": "list", "placement": "bottom", "calcs": []},
+                        "maxVizHeight": 300, "minVizHeight": 16, "minVizWidth": 8, "namePlacement": "auto",
+                        "showUnfilled": True, "sizing": "auto", "valueMode": "color"}
     return p
 
 
@@ -72,7 +79,8 @@ def dashboard(uid: str, title: str, description: str, variables: list[dict], pan
         "time": {"from": "now-6h", "to": "now"}, "timepicker": {},
         "templating": {"list": [var_datasource()] + variables}, "annotations": {"list": []},
         "links": [{"type": "dashboards", "tags": ["logkit"], "title": "logkit", "asDropdown": True,
-                   "includeVars": False, "keepTime": True}],
+                   "includeVars": False, "keepTime": True, "icon": "external link", "targetBlank": False,
+                   "tooltip": ""}],
         "panels": panels,
     }
 

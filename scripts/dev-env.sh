@@ -7,4 +7,4 @@ LOGKIT_CACHE=${LOGKIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/logkit-dev}
 # LOGKIT_VENV: a venv of its own for a second work tree (an editable install points at one tree).
 VENV=${LOGKIT_VENV:-$LOGKIT_CACHE/venv}
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/pip" install -q -e "$ROOT[test,bench]" >&2
+"$VENV/bin/pip" install -q -e "$ROOT[all,test,bench]" >&2

@@ -536,7 +536,8 @@ def load(path: str) -> RuleSet:
 
 
 def default_pack_path() -> str:
-    return os.path.join(os.path.dirname(__file__), "pack", "default.yml")
+    from .. import data
+    return str(data.path("alerts/default.yml"))
 
 
 def default_pack() -> RuleSet:

@@ -479,7 +479,9 @@ class Store:
         sql = (f"INSERT INTO events ({', '.join(col(n) for n in self.fields)}, _file_id, _hash) "
                f"SELECT {sel}, {int(fid)}, {h} "
                f"FROM read_ndjson({_quote(path)}, columns={columns_sql(self.fields, root=root)}, "
-               f"compression={_quote(compression)}, ignore_errors={'false' if strict else 'true'}, "
+               # 'uncompressed', not 'none': some DuckDB releases (1.1.0 at least) reject 'none'.
+               f"compression={_quote('uncompressed' if compression == 'none' else compression)}, "
+               f"ignore_errors={'false' if strict else 'true'}, "
                f"maximum_object_size={inp.MAX_LINE + 1024})")
         return self.con.execute(sql).fetchone()[0]
 

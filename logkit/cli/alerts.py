@@ -218,7 +218,13 @@ def _exit_code(res) -> int:
 
 @click.group("alerts")
 def alerts() -> None:
-    """Alert rules over the logs: check (cron/CI), watch, explain, test. See docs/alerts.md."""
+    """Alert rules over the logs: check (cron/CI), watch, explain, test.
+
+    RULES is a YAML rules file, or pack:default for the pack shipped with logkit (error and
+    CAPTCHA rates, stale sources, task failures and timeouts, too few workers). `explain` shows
+    each rule's value per group and why it fires or not; `test` replays log files through one
+    rule. `check` exits 1 when an alert fires, 2 on bad rules or input.
+    """
 
 
 def _common(f):

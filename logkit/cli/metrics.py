@@ -114,7 +114,8 @@ def textfile(files, db, out, broker, queues, worker_window, **kw):
 @metrics.command("docs")
 @click.option("--out", "out", type=OutFile(), help="Write here (default: stdout).")
 def docs(out):
-    """Print docs/metrics.md: every metric with its labels and the event fields it comes from."""
+    """Print the metrics reference (Markdown): every metric with its labels and the event fields
+    it comes from."""
     from ..metrics.docs import render
     text = render()
     if out:

@@ -39,8 +39,8 @@ def schema_markdown() -> str:
 def schema(fmt, show_events):
     """Print the event schema: every field with its type, and every event type.
 
-    --format json-schema prints a JSON Schema of an event (dotted names); markdown prints
-    docs/schema.md.
+    --format json-schema prints a JSON Schema of an event (dotted names); markdown prints the
+    schema reference as a Markdown page.
     """
     if fmt == "json-schema":
         click.echo(orjson.dumps(s.json_schema(), option=orjson.OPT_INDENT_2).decode())

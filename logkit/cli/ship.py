@@ -85,7 +85,7 @@ def ship(files, use_stdin, es_url, index, data_stream, registry, dead_letter, ba
 
     Exit codes: 0 ok; 1 some lines went to the dead-letter file (--once); 2 bad options, a
     registry in use or unreadable, or (--once) a cluster that does not answer or refuses the
-    credentials. docs/ship.md has the details.
+    credentials.
     """
     from .. import logging_config
     from ..ship.shipper import ShipConfigError

@@ -62,9 +62,9 @@ def _pipelines_dir() -> Path:
     env = os.environ.get("LOGKIT_PIPELINES_DIR")
     if env:
         return Path(env)
-    # Shipped inside the package (the repository's top-level pipelines/ links to it), so an
-    # installed logkit finds them as well as a checkout.
-    return Path(__file__).resolve().parent.parent / "data" / "pipelines"
+    # The repository's top-level pipelines/, shipped in the wheel as package data.
+    from .. import data
+    return data.path("pipelines")
 
 
 PIPELINES_DIR = _pipelines_dir()

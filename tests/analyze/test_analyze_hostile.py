@@ -30,8 +30,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from logkit.analyze import analyze, inputs as inp, load
 from logkit.analyze.store import DUPLICATE, Store
 from logkit.cli import main
+from logkit import data
 
-PACK = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "logkit", "alert", "pack")
+PACK = str(data.path("alerts"))
 CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "adversarial", "reader")
 SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
 

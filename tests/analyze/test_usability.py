@@ -326,8 +326,8 @@ def test_alert_text_output_prints_the_summary(tmp_path):
     path = _worker_log(tmp_path, ["w1", "w2"], ["w1"])
     rules = tmp_path / "r.yml"
     import yaml
-    pack = yaml.safe_load(open(os.path.join(os.path.dirname(__import__("logkit").__file__), "alert", "pack",
-                                            "default.yml")))
+    from logkit import data
+    pack = yaml.safe_load(data.path("alerts/default.yml").read_text())
     pack["rules"] = [r for r in pack["rules"] if r["name"] == "WorkersTooFew"]
     for r in pack["rules"]:
         r.pop("for", None)
