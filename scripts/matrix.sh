@@ -8,7 +8,7 @@
 #   scripts/matrix.sh 3.10-lowest         # one leg; extra args after `--` go to pytest
 #   scripts/matrix.sh --list              # the legs and the test modules they run
 #
-# Which tests: every tests/test_*.py that names no component — no LOGKIT_TEST_* variable (what
+# Which tests: every tests/**/test_*.py that names no component — no LOGKIT_TEST_* variable (what
 # scripts/components/*.sh export), no require_env()/redis_url(), no Elasticsearch fixture
 # (es_client, es_url) or fixture module (es_fixtures, am_fixtures, es_cluster, es_compare). The list is computed on each run, so a new test
 # module joins the matrix unless it needs a component. scripts/test.sh (the main run, with the
@@ -52,10 +52,10 @@ ensure_uv() {
 component_free_tests() {
   local pat f
   pat="LOGKIT_TEST_|require_env|redis_url|es_client|es_url|es_fixtures|am_fixtures|es_cluster|es_compare"
-  for f in "$ROOT"/tests/test_*.py; do
+  for f in $(cd "$ROOT" && find tests -name 'test_*.py' -not -path '*/fixtures/*' | sort); do
     # test_packaging_install builds its own venvs from a wheel: the package's shape, not versions.
     [ "$(basename "$f")" = test_packaging_install.py ] && continue
-    grep -qE "$pat" "$f" || echo "tests/$(basename "$f")"
+    grep -qE "$pat" "$ROOT/$f" || echo "$f"
   done
 }
 
