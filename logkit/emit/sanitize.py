@@ -21,6 +21,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable
 
+import sys
+
+if sys.version_info >= (3, 11):
+    _re = re.compile
+else:
+    # Possessive quantifiers (``x{1,n}+``) arrived in Python 3.11. Every one here ends a run whose
+    # next character cannot be in its class, so the greedy form matches the same text; it only
+    # backtracks through the (bounded) run on a failed match, which truncation keeps small.
+    _POSSESSIVE = re.compile(r"(\{\d+(?:,\d*)?\})\+")
+
+    def _re(pattern: str, flags: int = 0) -> re.Pattern:
+        return re.compile(_POSSESSIVE.sub(r"\1", pattern), flags)
+
 MASK = "[MASKED]"
 
 #: Words that mark a secret when they are one of the words of a key (``X-Api-Key`` → x, api, key;
@@ -39,8 +52,8 @@ _SUBSTRING_MIN = 5
 DEFAULT_ALLOWED_KEYS: tuple[str, ...] = ("author", "authors", "authority", "tokens_used", "session_count",
                                          "token_count", "auth_method", "token_type")
 
-_SEP = re.compile(r"[^a-z0-9]")
-_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_SEP = _re(r"[^a-z0-9]")
+_WORDS = _re(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 #: Longest string (characters) scanned past the cut, so a secret straddling it is still seen.
 _OVERLAP = 256
 
@@ -62,26 +75,26 @@ _KEY_WORD = (r"(?:(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z]))(?i:" + _SECRET_WORDS + "
              r"(?:[_.\-][A-Za-z0-9]{1,30}+){0,3}")
 # key, then an assignment in any of the shapes logs carry: a=b, a: b, a = "b", "a": "b",
 # 'a': 'b' (Python reprs), a => b, \"a\": \"b\" (JSON inside a JSON string).
-_KV = re.compile(
+_KV = _re(
     _KEY_WORD + r"""(\\{0,4}["']?[ \t]{0,8}(?:=>|:=|[:=])[ \t]{0,8}(?:(?i:bearer|basic|token|digest|bot)[ \t]+)?b?\\{0,4})"""
     r"""(?!\[MASKED\])(?:"([^"\n\\]{1,4096}+)|'([^'\n\\]{1,4096}+)|([^\s"'\\,;&}\])<>]{1,4096}+))""")
 # short names that are secrets only as URL query or fragment parameters: ?code=, &key=, #access_token=
-_QUERY = re.compile(r"(?i)([?&;#](?:code|key|id_token|access_token|refresh_token|"
+_QUERY = _re(r"(?i)([?&;#](?:code|key|id_token|access_token|refresh_token|"
                     r"x-(?:amz|goog)-(?:signature|credential|security-token)|awsaccesskeyid|policy)=)[^&;\s#\"'<>]{1,4096}+")
-_JWT = re.compile(r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{5,4096}+\.eyJ[A-Za-z0-9_\-]{5,4096}+\.[A-Za-z0-9_\-]{0,4096}+")
+_JWT = _re(r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{5,4096}+\.eyJ[A-Za-z0-9_\-]{5,4096}+\.[A-Za-z0-9_\-]{0,4096}+")
 # logkit's own token shapes that gitleaks' default set does not carry.
-_TOKENS = re.compile(r"(?<![A-Za-z0-9_\-])(?:whsec_[A-Za-z0-9+/=]{16,200}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,200}|"
+_TOKENS = _re(r"(?<![A-Za-z0-9_\-])(?:whsec_[A-Za-z0-9+/=]{16,200}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,200}|"
                      r"github_pat_[A-Za-z0-9_]{20,255}|gh[pousr]_[A-Za-z0-9]{30,255}|xox[abposre]-[A-Za-z0-9\-]{10,255}|"
                      r"(?:AKIA|ASIA)[0-9A-Z]{16})")
-_PEM = re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY( BLOCK)?-----[^\x00]*?(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY( BLOCK)?-----|$)")
-_URL_END = re.compile(r"[\s\"'<>`]")
+_PEM = _re(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY( BLOCK)?-----[^\x00]*?(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY( BLOCK)?-----|$)")
+_URL_END = _re(r"[\s\"'<>`]")
 # user:pw@host without a scheme (proxy settings, --proxy arguments): the password runs from a
 # colon to an @ that a host name follows. Each colon starts at most one possessive run of
 # non-colon characters, so the scan is linear.
-_BARE_USERINFO = re.compile(r"(?<=[A-Za-z0-9_.+\-%~]):(?!//)(?!\[MASKED\]@)([^\s@\"'<>(\[{,;=]{1,256}+)@"
+_BARE_USERINFO = _re(r"(?<=[A-Za-z0-9_.+\-%~]):(?!//)(?!\[MASKED\]@)([^\s@\"'<>(\[{,;=]{1,256}+)@"
                             r"(?=[A-Za-z0-9\-]{1,63}\.[A-Za-z0-9]|localhost\b|\[[0-9A-Fa-f:])")
 # A run of token characters long enough for any provider token: the provider rules run only then.
-_TOKEN_RUN = re.compile(r"[A-Za-z0-9_\-+=]{16}")
+_TOKEN_RUN = _re(r"[A-Za-z0-9_\-+=]{16}")
 _KEEP1 = r"\1" + MASK
 
 
@@ -137,8 +150,8 @@ class _Finder:
     """
 
     def __init__(self, pattern: str):
-        self.lower = re.compile(pattern)
-        self.anycase = re.compile("(?i)" + pattern)  # when lower() changes the length (e.g. "İ")
+        self.lower = _re(pattern)
+        self.anycase = _re("(?i)" + pattern)  # when lower() changes the length (e.g. "İ")
 
     def positions(self, s: str, ls: str):
         if len(ls) != len(s):  # "İ" is the one character whose lower case is two: keep positions aligned
@@ -179,8 +192,8 @@ def _kv_span(m: re.Match) -> tuple[int, int]:
 _KV_FIND = _Finder(_SECRET_WORDS)
 _COOKIE_FIND = _Finder(r"(?:set-)?cookie[ \t]*:")
 _SCHEME_FIND = _Finder(r"\b(?:bearer|basic|token|apikey|api-key)")
-_COOKIE_AT = re.compile(r"(?i)((?:set-)?cookie[ \t]*:[ \t]*)([^\r\n]{1,4096}+)")
-_SCHEME_AT = re.compile(r"(?i)(bearer|basic|token|apikey|api-key)(\s{1,8}|=|:\s{0,8})[A-Za-z0-9._~+/=\-]{6,4096}+")
+_COOKIE_AT = _re(r"(?i)((?:set-)?cookie[ \t]*:[ \t]*)([^\r\n]{1,4096}+)")
+_SCHEME_AT = _re(r"(?i)(bearer|basic|token|apikey|api-key)(\s{1,8}|=|:\s{0,8})[A-Za-z0-9._~+/=\-]{6,4096}+")
 
 
 # gitleaks ends most rules with "followed by a quote, space, ; or end" (tuned for source code);
