@@ -2,7 +2,7 @@
 
 - The wheel carries the top-level folders (filebeat/, prometheus/, grafana/, notebooks/,
   pipelines/) as logkit/data/<folder>, the licence, and nothing of the build-only files.
-- The core install (no extra) pulls only structlog, orjson and python-json-logger; emission works
+- The core install (no extra) pulls only structlog, orjson, python-json-logger and google-re2 (masking); emission works
   there and imports nothing else; the `logkit` command says in one line which extra it needs.
 - With the `cli` extra only, the shipped configs come out of the installed package, and a
   command of a stage that is not installed names its extra (exit 2).
@@ -30,7 +30,7 @@ SHIPPED = ["filebeat/django.yml", "filebeat/celery.yml", "filebeat/scrapy.yml",
            "grafana/provisioning/dashboards.yml", "notebooks/explore_demo.ipynb",
            "pipelines/logkit-default.json", "pipelines/logkit-route.json", "pipelines/ilm/logkit-logs.json",
            "alerts/default.yml", "lnav/logkit_log.json"]
-CORE = {"logkit", "structlog", "orjson", "python-json-logger"}
+CORE = {"logkit", "structlog", "orjson", "python-json-logger", "google-re2"}
 #: Installed by venv itself, not by logkit.
 VENV_TOOLS = {"pip", "setuptools", "wheel"}
 
@@ -84,8 +84,9 @@ def test_wheel_metadata_core_and_extras(wheel):
     with zipfile.ZipFile(wheel) as z:
         meta = next(z.read(n).decode() for n in z.namelist() if n.endswith(".dist-info/METADATA"))
     requires = [line.split(":", 1)[1].strip() for line in meta.splitlines() if line.startswith("Requires-Dist:")]
-    core = sorted(r.split("<")[0].split(">")[0].split("=")[0].strip() for r in requires if "extra ==" not in r)
-    assert core == ["orjson", "python-json-logger", "structlog"]
+    core = sorted({r.split("<")[0].split(">")[0].split("=")[0].split(";")[0].strip() for r in requires
+                   if "extra ==" not in r})
+    assert core == ["google-re2", "orjson", "python-json-logger", "structlog"]
     extras = {line.split(":", 1)[1].strip() for line in meta.splitlines() if line.startswith("Provides-Extra:")}
     assert {"cli", "analyze", "ship", "metrics", "all"} <= extras
     assert "License: Apache-2.0" in meta or "License-Expression: Apache-2.0" in meta
