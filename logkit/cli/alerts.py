@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 import click
 import orjson
 
+from ..analyze.escape import json_text
+
 _NOW_HELP = ("Evaluation time: ISO 8601 (UTC when naive), relative (2h = two hours ago), or 'latest' "
              "(just after the last event, to check old logs). Default: now.")
 _STATE_HELP = ("State file (JSON) kept between runs: an alert is notified once, then every repeat_interval, and "
@@ -191,7 +193,7 @@ def _print_run(res, fmt: str, out=None) -> None:
                "pending": [a.__dict__ for a in res.pending],
                "notifications": [n.to_dict() for n in res.notifications],
                "deliveries": [d.__dict__ for d in res.deliveries], "errors": res.errors, "outbox": res.outbox}
-        out.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
+        out.write(json_text(orjson.dumps(doc, option=orjson.OPT_INDENT_2, default=str).decode()) + "\n")
         return
     for a in res.firing + res.pending:
         out.write(terminal(alert_line(a)) + "\n")
@@ -423,8 +425,8 @@ def explain(rules, inputs, db, now, state, only, active, fmt, es_url, index, ing
             rows.append({"rule": r.name, "kind": r.kind, "group": s.group, "value": s.value, "condition": s.active,
                          "status": a.status if (a and s.active) else "", "reason": s.reason})
     if fmt == "json":
-        sys.stdout.write(orjson.dumps({"now": t.isoformat(), "rows": rows}, option=orjson.OPT_INDENT_2,
-                                      default=str).decode() + "\n")
+        sys.stdout.write(json_text(orjson.dumps({"now": t.isoformat(), "rows": rows}, option=orjson.OPT_INDENT_2,
+                                      default=str).decode()) + "\n")
     else:
         from rich.console import Console
         from rich.table import Table
@@ -482,7 +484,7 @@ def test(rules, inputs, name, step, start, end, fmt, es_url, index, ingest_delay
     except (NothingToRead, RuleError, ValueError) as e:
         _die(str(e))
     if fmt == "json":
-        sys.stdout.write(orjson.dumps([t.__dict__ for t in trs], option=orjson.OPT_INDENT_2, default=str).decode()
+        sys.stdout.write(json_text(orjson.dumps([t.__dict__ for t in trs], option=orjson.OPT_INDENT_2, default=str).decode())
                          + "\n")
         sys.exit(0)
     from ..analyze.escape import terminal

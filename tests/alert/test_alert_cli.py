@@ -77,6 +77,21 @@ def test_check_exit_codes(files, tmp_path):
     assert r.exit_code == 1 and {a["rule"] for a in doc["firing"]} == {"Crit", "DomainErrors"}
 
 
+def test_check_json_escapes_bidi_and_c1_in_labels(tmp_path):
+    # JSON itself allows U+202E and C1 characters raw; on a terminal they reorder or hijack text.
+    lg = Logs()
+    evil = "a\u202eelpmaxe\x9b.example"
+    for k in range(70):
+        lg.page(k + 0.5, evil, 503 if 20 <= k < 40 else 200)
+    rules = tmp_path / "rules.yml"
+    rules.write_text(RULES)
+    r = _invoke("check", str(rules), lg.write(tmp_path / "logs.ndjson"), "--now", "2026-11-24T06:45:00Z",
+                "--format", "json")
+    assert r.exit_code == 1
+    assert "\u202e" not in r.stdout and "\x9b" not in r.stdout and "\\u202e" in r.stdout
+    assert {a["labels"]["domain"] for a in json.loads(r.stdout)["firing"] if a["rule"] == "DomainErrors"} == {evil}
+
+
 def test_check_over_a_store(files, tmp_path):
     rules, logs = files
     db = str(tmp_path / "events.duckdb")
