@@ -352,6 +352,8 @@ def test_kill_9_at_any_point_of_a_load_doubles_nothing(tmp_path):
         if not os.path.exists(db):  # killed before the store was created
             continue
         with Store(db, read_only=True) as s:  # whatever was committed is whole
+            if not s.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events'").fetchone()[0]:
+                continue  # killed after the file was made, before its first table
             stored, distinct = s.con.execute(
                 'SELECT count(*), count(DISTINCT coalesce("event.id", _hash)) FROM events').fetchone()
             assert stored == distinct
