@@ -305,6 +305,14 @@ def mask_text(s: str) -> str:
         key = s
     else:
         key = None
+    # URL userinfo first: a password such as ``000000/SECRET:x`` holds a secret word, and the
+    # key/value scan would otherwise take ``SECRET:`` for a key and its value past the ``@``,
+    # leaving the first part of the password in the line (found by a property test).
+    if "@" in s:
+        if "://" in s:
+            s = _mask_scheme_urls(s)
+        if ":" in s:
+            s = _BARE_USERINFO.sub(":" + MASK + "@", s)
     if "=" in s or s.count(":") > s.count("://"):
         ls = s.lower()
         if "cookie" in ls:
@@ -316,11 +324,6 @@ def mask_text(s: str) -> str:
                 break
         if "=" in s and ("?" in s or "&" in s or "#" in s or ";" in s):
             s = _QUERY.sub(_KEEP1, s)
-    if "@" in s:
-        if "://" in s:
-            s = _mask_scheme_urls(s)
-        if ":" in s:
-            s = _BARE_USERINFO.sub(":" + MASK + "@", s)
     ls = s.lower()
     if "bearer" in ls or "basic" in ls or "token" in ls or "apikey" in ls or "api-key" in ls:
         s = _mask_at(s, ls, _SCHEME_FIND, _SCHEME_AT, lambda m: (m.end(2), m.end()))
